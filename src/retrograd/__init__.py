@@ -1,0 +1,37 @@
+"""retrograd: train neural networks by backpropagation.
+
+An autodiff engine on NumPy (CuPy on GPU) arrays, layers, losses, and the
+whole family of backprop training algorithms.
+"""
+__version__ = "0.1.0"
+
+from .autograd import (GradcheckError, GraphFreedError, OpError, Tensor, enable_grad, grad,
+                       gradcheck, hessian, hvp, is_grad_enabled, jacobian, jvp, no_grad,
+                       value_and_grad, vjp)
+from .autograd.engine import compute_grads
+from .autograd.factories import (arange, as_tensor, eye, full, linspace, ones, ones_like, rand,
+                                 randint, randn, tensor, zeros, zeros_like)
+from .autograd.functions import (abs, add, argmax, argmin, astype, broadcast_to, cat, clip,
+                                 concatenate, cos, div, elu, equal, erf, exp, flatten, flip,
+                                 gather, gelu, getitem, greater, greater_equal, leaky_relu, less,
+                                 less_equal, log, log1p, log_softmax, logsumexp, matmul, max,
+                                 maximum, mean, min, minimum, mul, neg, not_equal, one_hot, pad,
+                                 permute, pow, prod, relu, reshape, sigmoid, sign, sin, softmax,
+                                 softplus, split, sqrt, squeeze, stack, std, sub, sum, sum_to,
+                                 swapaxes, take_along_axis, tanh, transpose, unsqueeze, var, where)
+from .backend import (default_generator, get_default_dtype, gpu_available, manual_seed,
+                      set_default_dtype)
+
+
+def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
+    """Gradients of ``outputs`` with respect to ``inputs`` (like torch.autograd.grad), without touching .grad."""
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    single = not isinstance(inputs, (list, tuple))
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    grads = compute_grads(outputs, grad_outputs, inputs=inputs, retain_graph=retain_graph,
+                          create_graph=create_graph, accumulate=False)
+    return grads[0] if single else tuple(grads)

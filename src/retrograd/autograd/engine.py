@@ -1,0 +1,145 @@
+"""The backward pass: topological order without recursion, VJP rules applied, broadcasting undone once."""
+import numpy as np
+
+from .ops.registry import ARRAY_MATH, TENSOR_MATH
+from .tensor import GradMode, Tensor
+
+
+class GraphFreedError(RuntimeError):
+    """A backward pass reached a part of the graph that an earlier backward already freed."""
+
+
+def topological_order(roots):
+    """Tensors that require grad and lead to ``roots``, each after every tensor that uses it."""
+    order, seen = [], set()
+    stack = [(r, False) for r in roots]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        inputs = t._inputs
+        if inputs is not None:
+            for a in inputs:
+                if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen:
+                    stack.append((a, False))
+        elif t._op is not None:
+            raise GraphFreedError(
+                "backward through a graph whose buffers were already freed: the first backward() "
+                "released them; pass retain_graph=True to the first call if you need a second one")
+    order.reverse()
+    return order
+
+
+def _seed(root, gradient, create_graph):
+    """The starting cotangent for a root: ones for a one-element tensor, else ``gradient`` checked."""
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {root.shape} needs the gradient of the final "
+                f"scalar with respect to it: pass gradient= (an array of shape {root.shape}), "
+                f"or reduce it first, e.g. loss.sum().backward()")
+        g = np.ones_like(root.data)
+    else:
+        g = gradient.data if isinstance(gradient, Tensor) else gradient
+        if np.shape(g) != root.shape:
+            raise RuntimeError(f"backward(): gradient has shape {np.shape(g)} but the tensor has "
+                               f"shape {root.shape}")
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) else Tensor._wrap(g)
+    return g
+
+
+def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph=False,
+                  accumulate=True, allow_unused=True):
+    """Reverse-mode sweep from ``roots``.
+
+    With ``accumulate`` the gradients of leaves are added to their ``.grad``;
+    with ``inputs`` the gradients of those tensors (leaves or not) are also
+    returned, in order (None where unused). Under ``create_graph`` the sweep
+    runs the VJP rules on Tensors with recording on, so its results can be
+    differentiated again; otherwise it runs them on raw arrays.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = list(roots)
+    for r in roots:
+        if not r.requires_grad:
+            raise RuntimeError(
+                "backward(): the tensor does not require grad and has no graph; make sure some "
+                "input was created with requires_grad=True and that the computation did not run "
+                "under no_grad()")
+    grads = {}
+    for r, g in zip(roots, gradients):
+        g = _seed(r, g, create_graph)
+        k = id(r)
+        grads[k] = g if k not in grads else grads[k] + g
+    wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else {}
+    results = [None] * len(wanted)
+    m = TENSOR_MATH if create_graph else ARRAY_MATH
+    order = topological_order(roots)
+    saved_mode = GradMode.enabled
+    GradMode.enabled = create_graph
+    try:
+        for t in order:
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            slot = wanted.get(id(t))
+            if slot is not None:
+                results[slot] = g if create_graph else Tensor._wrap(g)
+            if t._op is None:
+                if accumulate and t.requires_grad:
+                    _accumulate(t, g, create_graph)
+                continue
+            if t._retain and accumulate:
+                _accumulate(t, g, create_graph)
+            _propagate(t, g, m, create_graph, grads)
+            if not retain_graph:
+                t._inputs = None  # free the saved inputs; a second backward raises
+    finally:
+        GradMode.enabled = saved_mode
+    return results
+
+
+def _propagate(t, g, m, create_graph, grads):
+    """Apply t's VJP rule and add each input's share into ``grads``."""
+    inputs = t._inputs
+    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+    if create_graph:
+        args, out = inputs, t
+    else:
+        args = tuple(a.data if isinstance(a, Tensor) else a for a in inputs)
+        out = t.data
+    shares = t._op.vjp(m, needs, g, out, *args, **t._kw)
+    for a, share, need in zip(inputs, shares, needs):
+        if not need or share is None:
+            continue
+        if share.shape != a.data.shape:
+            share = m.sum_to(share, shape=a.data.shape)
+        k = id(a)
+        prev = grads.get(k)
+        grads[k] = share if prev is None else prev + share
+
+
+def _accumulate(t, g, create_graph):
+    """Add gradient ``g`` into ``t.grad``, in t's dtype (never in place: g may be shared)."""
+    if create_graph:
+        if g.dtype != t.data.dtype:
+            g = g.to(t.data.dtype)
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = Tensor._wrap(g)
+    else:
+        t.grad = Tensor._wrap(t.grad.data + g)
+
+
+def run_backward(roots, gradients, retain_graph=None, create_graph=False):
+    compute_grads(roots, gradients, retain_graph=retain_graph, create_graph=create_graph)

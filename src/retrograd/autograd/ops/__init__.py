@@ -1,0 +1,4 @@
+"""The primitive ops: importing this package registers every primitive in `registry.OPS`."""
+from . import compare, elementwise, linalg, reduction, shape  # noqa: F401 - registration
+from .registry import ARRAY_MATH, OPS, TENSOR_MATH, Op, primitive  # noqa: F401
+from ..functions import astype, to_device, transpose  # noqa: F401,E402 - used by Tensor methods

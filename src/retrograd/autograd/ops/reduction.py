@@ -1,0 +1,144 @@
+"""Reduction primitives (sum, mean, prod, max, min, logsumexp) and the broadcast pair sum_to / broadcast_to.
+
+Axes reach these forwards already normalised by the public wrappers: None
+(all axes) or a tuple of non-negative ints.
+"""
+import numpy as np
+
+from .registry import primitive
+
+
+def kept_shape(shape, axis):
+    """The shape of a keepdims=True reduction of ``shape`` over ``axis``."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+def _count(shape, axis):
+    if axis is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[i] for i in axis]))
+
+
+def _spread(m, g, x, axis, keepdims):
+    """Bring a reduced gradient back to x's shape."""
+    if not keepdims:
+        g = m.reshape(g, shape=kept_shape(x.shape, axis))
+    return m.broadcast_to(g, shape=x.shape)
+
+
+@primitive
+def sum_(x, axis=None, keepdims=False):
+    return x.sum(axis=axis, keepdims=keepdims)
+
+
+@sum_.defvjp
+def sum_vjp(m, needs, g, out, x, axis=None, keepdims=False):
+    return (_spread(m, g, x, axis, keepdims),)
+
+
+@primitive
+def mean(x, axis=None, keepdims=False):
+    return x.mean(axis=axis, keepdims=keepdims)
+
+
+@mean.defvjp
+def mean_vjp(m, needs, g, out, x, axis=None, keepdims=False):
+    return (_spread(m, g, x, axis, keepdims) * (1.0 / max(1, _count(x.shape, axis))),)
+
+
+@primitive
+def prod(x, axis=None, keepdims=False):
+    return x.prod(axis=axis, keepdims=keepdims)
+
+
+@prod.defvjp
+def prod_vjp(m, needs, g, out, x, axis=None, keepdims=False):
+    # d prod / d x_i = prod / x_i; inputs are assumed nonzero (as in autograd's rule)
+    return (_spread(m, g * out, x, axis, keepdims) / x,)
+
+
+def _extremum_vjp(m, g, out, x, axis, keepdims):
+    """Gradient of max/min: shared equally among the elements that attain it."""
+    shape = kept_shape(x.shape, axis)
+    hit = x == (out if keepdims else m.reshape(out, shape=shape))
+    count = m.sum(hit, axis=axis, keepdims=True)
+    return (_spread(m, g, x, axis, keepdims) * hit / count,)
+
+
+@primitive
+def max_(x, axis=None, keepdims=False):
+    return x.max(axis=axis, keepdims=keepdims)
+
+
+@max_.defvjp
+def max_vjp(m, needs, g, out, x, axis=None, keepdims=False):
+    return _extremum_vjp(m, g, out, x, axis, keepdims)
+
+
+@primitive
+def min_(x, axis=None, keepdims=False):
+    return x.min(axis=axis, keepdims=keepdims)
+
+
+@min_.defvjp
+def min_vjp(m, needs, g, out, x, axis=None, keepdims=False):
+    return _extremum_vjp(m, g, out, x, axis, keepdims)
+
+
+@primitive
+def logsumexp(x, axis=None, keepdims=False):
+    top = x.max(axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)  # all -inf rows stay -inf instead of NaN
+    out = np.log(np.exp(x - top).sum(axis=axis, keepdims=True)) + top
+    if keepdims:
+        return out
+    return out.reshape(()) if axis is None else out.squeeze(axis)
+
+
+@logsumexp.defvjp
+def logsumexp_vjp(m, needs, g, out, x, axis=None, keepdims=False):
+    shape = kept_shape(x.shape, axis)
+    if not keepdims:
+        g = m.reshape(g, shape=shape)
+        out = m.reshape(out, shape=shape)
+    return (g * m.exp(x - out),)
+
+
+@primitive
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (undoing NumPy broadcasting)."""
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+    r = x.sum(axis=axes, keepdims=True) if axes else x
+    return r.reshape(shape) if lead else r
+
+
+@sum_to.defvjp
+def sum_to_vjp(m, needs, g, out, x, shape):
+    return (m.broadcast_to(g, shape=x.shape),)
+
+
+@primitive
+def broadcast_to(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+@broadcast_to.defvjp
+def broadcast_to_vjp(m, needs, g, out, x, shape):
+    return (m.sum_to(g, shape=np.shape(x)),)
+
+
+# --------------------------------------------------------------------- no gradient
+
+
+@primitive
+def argmax(x, axis=None, keepdims=False):
+    return np.argmax(x, axis=axis, keepdims=keepdims)
+
+
+@primitive
+def argmin(x, axis=None, keepdims=False):
+    return np.argmin(x, axis=axis, keepdims=keepdims)

@@ -1,0 +1,69 @@
+"""The primitive registry: each op's array forward and its vector-Jacobian product, side by side.
+
+A primitive is declared as::
+
+    @primitive
+    def exp(x):                      # forward, on arrays (NumPy or CuPy)
+        return np.exp(x)
+
+    @exp.defvjp
+    def exp_vjp(m, needs, g, out, x):
+        return (g * out,)            # one gradient per input (None = no gradient)
+
+The VJP is written once against a math namespace ``m``. When no graph is
+wanted, the engine passes ``ARRAY_MATH`` and plain arrays: the rule runs as
+raw NumPy and records nothing. Under ``create_graph=True`` it passes
+``TENSOR_MATH`` and Tensors: the same rule is recorded, which is how
+derivatives of any order come for free. ``needs[i]`` tells whether input i
+wants a gradient, so an expensive branch can be skipped. Broadcasting is
+undone by the engine, not by the rules.
+"""
+from .. import tensor as _tensor
+
+OPS = {}
+
+
+class Op:
+    """One primitive: name, array forward, and VJP rule (None for non-differentiable ops)."""
+    __slots__ = ("name", "forward", "vjp")
+
+    def __init__(self, name, forward):
+        self.name = name
+        self.forward = forward
+        self.vjp = None
+
+    def defvjp(self, rule):
+        self.vjp = rule
+        return rule
+
+    def __call__(self, *args, **kw):
+        return _tensor.apply(self, *args, **kw)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def primitive(forward):
+    """Register ``forward`` (a function on arrays) as a primitive op under its own name."""
+    op = Op(forward.__name__.rstrip("_"), forward)
+    if op.name in OPS:
+        raise ValueError(f"primitive {op.name!r} is registered twice")
+    OPS[op.name] = op
+    return op
+
+
+class _Namespace:
+    """Attribute access to either the array forwards or the recorded ops, by op name."""
+
+    def __init__(self, record):
+        self._record = record
+
+    def __getattr__(self, name):
+        op = OPS[name]
+        fn = op if self._record else op.forward
+        setattr(self, name, fn)  # cache: later look-ups are plain attribute hits
+        return fn
+
+
+ARRAY_MATH = _Namespace(record=False)
+TENSOR_MATH = _Namespace(record=True)
