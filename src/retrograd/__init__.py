@@ -35,3 +35,19 @@ def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_
     grads = compute_grads(outputs, grad_outputs, inputs=inputs, retain_graph=retain_graph,
                           create_graph=create_graph, accumulate=False)
     return grads[0] if single else tuple(grads)
+
+
+from . import data, nn, optim, training  # noqa: E402 - subpackages, after the core names
+
+datasets = data
+
+
+def __getattr__(name):
+    """Names provided by subpackages that import optional parts lazily (rg.save, rg.load, rg.fit)."""
+    if name in ("save", "load"):
+        from . import io
+        return getattr(io, name)
+    if name in ("fit", "Trainer", "History"):
+        from . import training as _training
+        return getattr(_training, name)
+    raise AttributeError(f"module 'retrograd' has no attribute {name!r}")

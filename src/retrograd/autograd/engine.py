@@ -10,29 +10,38 @@ class GraphFreedError(RuntimeError):
 
 
 def topological_order(roots):
-    """Tensors that require grad and lead to ``roots``, each after every tensor that uses it."""
-    order, seen = [], set()
-    stack = [(r, False) for r in roots]
+    """Tensors that require grad and lead to ``roots``, latest-created first.
+
+    Every recorded tensor carries a creation number (``_kw`` order is not
+    enough: one tensor may feed many), and an input is always created before
+    the tensors computed from it; so sorting the reachable set by that number,
+    newest first, is a valid reverse topological order, found with a plain
+    stack walk instead of recursion.
+    """
+    found, seen = [], set()
+    stack = list(roots)
     while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
+        t = stack.pop()
+        k = id(t)
+        if k in seen:
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
+        seen.add(k)
+        found.append(t)
         inputs = t._inputs
         if inputs is not None:
             for a in inputs:
-                if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen:
-                    stack.append((a, False))
+                if isinstance(a, Tensor) and a.requires_grad:
+                    stack.append(a)
         elif t._op is not None:
             raise GraphFreedError(
                 "backward through a graph whose buffers were already freed: the first backward() "
                 "released them; pass retain_graph=True to the first call if you need a second one")
-    order.reverse()
-    return order
+    found.sort(key=_creation_order, reverse=True)
+    return found
+
+
+def _creation_order(t):
+    return t._seq
 
 
 def _seed(root, gradient, create_graph):
@@ -109,13 +118,16 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
 def _propagate(t, g, m, create_graph, grads):
     """Apply t's VJP rule and add each input's share into ``grads``."""
     inputs = t._inputs
-    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
-    if create_graph:
-        args, out = inputs, t
-    else:
-        args = tuple(a.data if isinstance(a, Tensor) else a for a in inputs)
-        out = t.data
-    shares = t._op.vjp(m, needs, g, out, *args, **t._kw)
+    needs = []
+    args = []
+    for a in inputs:
+        if isinstance(a, Tensor):
+            needs.append(a.requires_grad)
+            args.append(a if create_graph else a.data)
+        else:
+            needs.append(False)
+            args.append(a)
+    shares = t._op.vjp(m, needs, g, t if create_graph else t.data, *args, **t._kw)
     for a, share, need in zip(inputs, shares, needs):
         if not need or share is None:
             continue

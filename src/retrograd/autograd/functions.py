@@ -76,9 +76,7 @@ def pow(x, y):  # noqa: A001 - the op's name
 
 
 def matmul(x, y):
-    if _ndim(x) == 0 or _ndim(y) == 0:
-        raise OpError(f"matmul: both operands need at least one dimension, got shapes "
-                      f"{_shape(x)} and {_shape(y)}; use * for scalars")
+    """Matrix product with NumPy's rules (1-D, 2-D, batched); a shape mismatch names both shapes."""
     return apply(_O["matmul"], x, y)
 
 

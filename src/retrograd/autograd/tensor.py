@@ -1,4 +1,5 @@
 """The Tensor: an array plus the record of how it was computed, and the forward-recording `apply`."""
+import itertools
 import numbers
 
 import numpy as np
@@ -61,7 +62,7 @@ class Tensor:
     (its arguments) and ``_kw`` (its static parameters), which is all the
     backward pass needs.
     """
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kw", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kw", "_retain", "_seq", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -74,6 +75,7 @@ class Tensor:
         self._inputs = None
         self._kw = None
         self._retain = False
+        self._seq = -1
 
     # ------------------------------------------------------------ properties
     @property
@@ -215,6 +217,7 @@ class Tensor:
         t._inputs = None
         t._kw = None
         t._retain = False
+        t._seq = -1
         return t
 
 
@@ -242,6 +245,8 @@ def _to_array(data, dtype=None):
 
 # --------------------------------------------------------------------- recording
 
+_CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backward sweep
+
 
 def apply(op, *args, **kw):
     """Run primitive ``op`` forward on the arrays inside ``args`` and record it when a gradient is needed."""
@@ -258,6 +263,7 @@ def apply(op, *args, **kw):
     t._inputs = None
     t._kw = None
     t._retain = False
+    t._seq = -1
     if GradMode.enabled and op.vjp is not None:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
@@ -265,6 +271,7 @@ def apply(op, *args, **kw):
                 t._op = op
                 t._inputs = args
                 t._kw = kw
+                t._seq = next(_CREATION_COUNTER)
                 break
     return t
 

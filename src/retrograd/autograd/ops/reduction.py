@@ -110,9 +110,10 @@ def logsumexp_vjp(m, needs, g, out, x, axis=None, keepdims=False):
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (undoing NumPy broadcasting)."""
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
-    r = x.sum(axis=axes, keepdims=True) if axes else x
+    ones = tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+    if not ones:
+        return x.sum(axis=tuple(range(lead))) if lead else x
+    r = x.sum(axis=tuple(range(lead)) + ones, keepdims=True)
     return r.reshape(shape) if lead else r
 
 
@@ -123,6 +124,8 @@ def sum_to_vjp(m, needs, g, out, x, shape):
 
 @primitive
 def broadcast_to(x, shape):
+    if np.ndim(x) == 0:
+        return np.full(shape, x)  # cheaper than a broadcast view for the common scalar seed
     return np.broadcast_to(x, shape)
 
 

@@ -1,0 +1,1 @@
+"""Model files (safetensors), filled in by the networks issue."""

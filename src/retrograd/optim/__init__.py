@@ -1,0 +1,1 @@
+"""Optimizers: the backprop training-algorithm family (filled in by the optimizers issue)."""
