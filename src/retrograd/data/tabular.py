@@ -1,0 +1,188 @@
+"""CSV / TSV / NPZ files with a named target column, validated cell by cell (file, line, column)."""
+import csv
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+
+def _delimiter_for(path, delimiter):
+    if delimiter is not None:
+        return delimiter
+    return "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
+
+
+def _column_label(header, j):
+    """'3 ("petal_width")' when there is a header, else the 1-based column number."""
+    return f'{j + 1} ("{header[j]}")' if header else j + 1
+
+
+def read_table(path, delimiter=None, header=True):
+    """Read a numeric CSV/TSV into ``(column_names, float64 array)``.
+
+    Every row must have as many cells as the first; every cell must be a finite number. Blank
+    lines are skipped, lines starting with '#' are comments. Anything else raises DataError with
+    the file, the 1-based line and the column (number and header name).
+    """
+    path = Path(path)
+    delim = _delimiter_for(path, delimiter)
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise DataError(f"cannot open table: {exc.strerror}", path) from None
+    names, rows = None, []
+    with handle:
+        reader = csv.reader(handle, delimiter=delim)
+        width = None
+        try:
+            for cells in reader:
+                line = reader.line_num
+                if not cells or all(c.strip() == "" for c in cells) or cells[0].lstrip().startswith("#"):
+                    continue
+                if width is None:
+                    width = len(cells)
+                    if header:
+                        names = [c.strip() for c in cells]
+                        if len(set(names)) != len(names):
+                            dup = sorted({n for n in names if names.count(n) > 1})
+                            raise DataError(f"duplicate column names {dup} in the header", path, line)
+                        continue
+                if len(cells) != width:
+                    raise DataError(f"ragged row: {len(cells)} cells where the "
+                                    f"{'header' if header else 'first row'} has {width} "
+                                    f"(delimiter {delim!r})", path, line)
+                rows.append(_parse_row(cells, names, path, line))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not UTF-8 text ({exc.reason}); is this a binary file?", path) from None
+        except csv.Error as exc:
+            raise DataError(f"malformed CSV: {exc}", path, reader.line_num) from None
+    if width is None:
+        raise DataError("the file is empty", path)
+    if not rows:
+        raise DataError("the file has a header but no data rows", path)
+    return (names or [str(j) for j in range(width)]), np.array(rows, dtype=np.float64)
+
+
+def _parse_row(cells, names, path, line):
+    values = []
+    for j, cell in enumerate(cells):
+        text = cell.strip()
+        if text == "" or text.upper() in ("NA", "N/A", "NULL", "NONE", "?"):
+            raise DataError(f"missing value {cell!r}; fill or drop the row", path, line,
+                            _column_label(names, j))
+        try:
+            value = float(text)
+        except ValueError:
+            raise DataError(f"non-numeric cell {cell!r}; every feature and the target must be numbers "
+                            "(encode categories as integers)", path, line, _column_label(names, j)) from None
+        if not math.isfinite(value):
+            raise DataError(f"{text} is not a finite number (NaN/Inf are not allowed)", path, line,
+                            _column_label(names, j))
+        values.append(value)
+    return values
+
+
+def _target_index(names, target, path):
+    if isinstance(target, int):
+        if not -len(names) <= target < len(names):
+            raise DataError(f"target column {target} is out of range for {len(names)} columns", path)
+        return target % len(names)
+    if target not in names:
+        raise DataError(f"no target column {target!r}; the columns are {names}", path)
+    return names.index(target)
+
+
+def _as_labels_if_integral(y):
+    """Integer-valued targets become int64 class labels; anything else stays float64."""
+    if np.all(y == np.round(y)):
+        return y.astype(np.int64)
+    return y
+
+
+def load_csv(path, target, delimiter=None, header=True, dtype=np.float32, return_names=False):
+    """Load a CSV/TSV as ``(X, y)``: X holds every column but ``target`` (a name, or an index when
+    there is no header); y is that column, as int64 labels when every value is an integer.
+
+    With ``return_names`` the feature column names come third.
+    """
+    names, table = read_table(path, delimiter=delimiter, header=header)
+    t = _target_index(names, target, path)
+    keep = [j for j in range(len(names)) if j != t]
+    if not keep:
+        raise DataError("the table has only the target column; there are no features", path)
+    X = table[:, keep].astype(dtype)
+    y = _as_labels_if_integral(table[:, t])
+    if return_names:
+        return X, y, [names[j] for j in keep]
+    return X, y
+
+
+def load_npz(path, x_key="X", y_key="y", dtype=np.float32):
+    """Load ``(X, y)`` from an .npz archive (``allow_pickle=False``: object arrays are refused).
+
+    X must be numeric with at least 2 dimensions, y must have one entry per row of X, and neither
+    may hold NaN or Inf. ``y_key=None`` returns X alone.
+    """
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"cannot read as .npz: {exc}", path) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError("this is a single .npy array, not an .npz archive of named arrays", path)
+    with archive:
+        keys = list(archive.files)
+        arrays = {}
+        for key in [k for k in (x_key, y_key) if k is not None]:
+            if key not in keys:
+                raise DataError(f"no array named {key!r}; the archive holds {keys}", path, column=key)
+            try:
+                arrays[key] = archive[key]
+            except ValueError as exc:  # object arrays need pickle, which we never allow
+                raise DataError(f"array {key!r} cannot be loaded without pickle ({exc}); save numeric "
+                                "arrays only", path, column=key) from None
+    X = _check_numeric(arrays[x_key], x_key, path)
+    if X.ndim < 2:
+        raise DataError(f"X must have shape (n_samples, n_features...), got {X.shape}", path, column=x_key)
+    if y_key is None:
+        return X.astype(dtype)
+    y = _check_numeric(arrays[y_key], y_key, path)
+    if len(y) != len(X):
+        raise DataError(f"{y_key!r} has {len(y)} entries but {x_key!r} has {len(X)} rows", path, column=y_key)
+    y = _as_labels_if_integral(y) if np.issubdtype(y.dtype, np.floating) else y.astype(np.int64)
+    return X.astype(dtype), y
+
+
+def _check_numeric(array, key, path):
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise DataError(f"array {key!r} has dtype {array.dtype}; it must be numeric", path, column=key)
+    if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
+        bad = np.argwhere(~np.isfinite(array))
+        if len(bad):
+            raise DataError(f"array {key!r} holds a non-finite value {array[tuple(bad[0])]} at index "
+                            f"{tuple(int(i) for i in bad[0])} ({len(bad)} in all)", path, column=key)
+    return array
+
+
+def save_csv(path, X, y=None, feature_names=None, target="target", delimiter=","):
+    """Write X (and optionally y as the last column) with a header; integers are written without '.0'."""
+    X = np.asarray(X)
+    X = X.reshape(len(X), -1)
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(names + ([target] if y is not None else []))
+        for i in range(len(X)):
+            row = [_fmt(v) for v in X[i]]
+            if y is not None:
+                row.append(_fmt(np.asarray(y)[i]))
+            writer.writerow(row)
+
+
+def _fmt(value):
+    if isinstance(value, (np.integer, int)):
+        return str(int(value))
+    return repr(float(value))
