@@ -63,7 +63,9 @@ class Tensor:
     backward pass needs.
     """
     __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kw", "_retain", "_seq", "__weakref__")
-    __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operator
+    # ndarray (op) Tensor must defer to Tensor's reflected operator (so the result keeps its
+    # graph) instead of converting the Tensor to an array: opt out of NumPy's ufunc dispatch.
+    __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _to_array(data, dtype)
