@@ -1,0 +1,120 @@
+"""Basic layers: Linear, Flatten, Dropout, Embedding."""
+import math
+
+import numpy as np
+
+from .. import backend
+from ..autograd import functions as F
+from ..autograd.tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """Dense layer ``y = x @ W + b``.
+
+    Weight layout: ``weight`` has shape ``(in_features, out_features)`` — the
+    transpose of PyTorch's ``nn.Linear.weight`` (copy ``torch_w.T``). Default
+    init: Glorot uniform drawn as ``rng.uniform(-a, a, size=(in, out))`` in
+    float64 then cast, biases zero; ``init=`` names another initialiser
+    (e.g. ``"fan_in_uniform"``, PyTorch's default, which also draws the bias).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None,
+                 init="xavier_uniform"):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.weight = Parameter(np.zeros((self.in_features, self.out_features), dtype=dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
+        if bias is False:
+            self.register_parameter("bias", None)
+        self.init_name = init
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None):
+        name = self.init_name
+        if name in ("fan_in_uniform", "torch"):
+            _torch_like(self.weight, self.bias, self.in_features, generator)
+        elif name == "nguyen_widrow":
+            init.nguyen_widrow_(self.weight, self.bias, generator=generator)
+        else:
+            init.get(name)(self.weight, generator=generator)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, x):
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}): input has shape "
+                             f"{tuple(x.shape)}, its last axis must be {self.in_features}")
+        y = F.matmul(x, self.weight)
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+
+
+def _torch_like(weight, bias, fan_in, generator):
+    rng = backend.get_generator(generator)
+    b = 1.0 / math.sqrt(fan_in)
+    init.uniform_(weight, -b, b, generator=rng)
+    if bias is not None:
+        init.uniform_(bias, -b, b, generator=rng)
+
+
+class Flatten(Module):
+    """Flatten axes ``start_axis``..``end_axis`` (default: all but the batch axis), in C order."""
+
+    def __init__(self, start_axis=1, end_axis=-1):
+        super().__init__()
+        self.start_axis, self.end_axis = start_axis, end_axis
+
+    def forward(self, x):
+        return F.flatten(x, self.start_axis, self.end_axis)
+
+    def extra_repr(self):
+        return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1−p); identity in eval."""
+
+    def __init__(self, p=0.5, generator=None):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must lie in [0, 1), got {p}")
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        rng = backend.get_generator(self.generator)
+        keep = rng.random(x.shape) >= self.p
+        return x * (keep.astype(x.dtype) * (1.0 / (1.0 - self.p)))
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices (any shape) -> rows of ``weight`` (num_embeddings, dim), init N(0, 1)."""
+
+    def __init__(self, num_embeddings, embedding_dim, dtype=None, generator=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.weight = Parameter(np.zeros((self.num_embeddings, self.embedding_dim), dtype=dtype))
+        init.normal_(self.weight, generator=generator)
+
+    def forward(self, idx):
+        idx = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): indices must "
+                             f"lie in [0, {self.num_embeddings}), got [{idx.min()}, {idx.max()}]")
+        return F.getitem(self.weight, idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -1,0 +1,117 @@
+"""Normalisation layers: BatchNorm1d/2d (batch statistics, running averages) and LayerNorm."""
+import numpy as np
+
+from .. import backend
+from ..autograd import functions as F
+from ..autograd.tensor import Tensor
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Normalise each channel over the batch (and spatial axes), as PyTorch's BatchNorm.
+
+    Training mode uses the batch mean and biased variance and updates
+    ``running_mean`` / ``running_var`` (unbiased) with ``momentum``; eval mode
+    uses the running values. Names and defaults are PyTorch's, so state dicts
+    copy over, including ``num_batches_tracked``.
+    """
+    spatial = 0
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=None):
+        super().__init__()
+        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
+
+    def _check(self, x):
+        name = type(self).__name__
+        ok = x.ndim in ((2, 3) if self.spatial == 0 else (4,))
+        if not ok or x.shape[1] != self.num_features:
+            want = "(N, C) or (N, C, L)" if self.spatial == 0 else "(N, C, H, W)"
+            raise ValueError(f"{name}({self.num_features}): input must be {want} with C = "
+                             f"{self.num_features}, got shape {tuple(x.shape)}")
+
+    def forward(self, x):
+        self._check(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training or not self.track_running_stats:
+            mean = F.mean(x, axis=axes, keepdims=True)
+            centred = x - mean
+            var = F.mean(centred * centred, axis=axes, keepdims=True)
+            if self.training and self.track_running_stats:
+                self._update_running(mean.data, var.data, x.size // self.num_features)
+            y = centred / F.sqrt(var + self.eps)
+        else:
+            rm = self.running_mean.data.reshape(shape)
+            rv = self.running_var.data.reshape(shape)
+            y = (x - rm) * (1.0 / np.sqrt(rv + self.eps))
+        if self.affine:
+            y = y * F.reshape(self.weight, shape) + F.reshape(self.bias, shape)
+        return y
+
+    def _update_running(self, mean, var, n):
+        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        mom = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked.data)
+        unbiased = var.reshape(-1) * (n / max(n - 1, 1))
+        rm, rv = self.running_mean.data, self.running_var.data
+        rm[...] = (1 - mom) * rm + mom * mean.reshape(-1)
+        rv[...] = (1 - mom) * rv + mom * unbiased
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L)."""
+    spatial = 0
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W), per channel."""
+    spatial = 2
+
+
+class LayerNorm(Module):
+    """Normalise over the last ``len(normalized_shape)`` axes of each sample, then scale and shift."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = float(eps)
+        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        if tuple(x.shape[-k:]) != self.normalized_shape:
+            raise ValueError(f"LayerNorm{self.normalized_shape}: input of shape {tuple(x.shape)} does "
+                             f"not end with {self.normalized_shape}")
+        axes = tuple(range(x.ndim - k, x.ndim))
+        centred = x - F.mean(x, axis=axes, keepdims=True)
+        var = F.mean(centred * centred, axis=axes, keepdims=True)
+        y = centred / F.sqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight + self.bias
+        return y
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
