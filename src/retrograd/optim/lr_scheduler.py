@@ -1,0 +1,1 @@
+"""Learning-rate schedules (torch-like names and semantics)."""

@@ -1,0 +1,199 @@
+"""The base Optimizer: parameter groups, lazy per-parameter state, weight decay, clipping, state_dict."""
+import math
+
+import numpy as np
+
+from ..autograd.tensor import Tensor, enable_grad
+
+_COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
+
+
+class Optimizer:
+    """Base class of every retrograd optimizer (the shape of ``torch.optim.Optimizer``).
+
+    A subclass sets its hyperparameter defaults and writes one per-parameter rule,
+    ``update(p, g, state, group)``: ``p`` is the parameter's array (updated in
+    place), ``g`` its gradient array (weight decay and clipping already applied),
+    ``state`` a dict created lazily by ``init_state``. Methods that need the loss
+    or the whole parameter vector (L-BFGS, CG, LM, ...) override ``step`` instead.
+
+    Every group also accepts ``weight_decay`` (L2: ``g += wd * p``, or the
+    decoupled ``p *= 1 - lr * wd`` when the class sets ``decoupled_weight_decay``),
+    ``clip_norm`` (rescale the group's gradients so that their joint 2-norm is at
+    most this) and ``clip_value`` (clamp each gradient element to ``[-v, v]``).
+    Clipping comes first, then weight decay, as ``torch.nn.utils.clip_grad_*``
+    followed by ``torch.optim``.
+    """
+    full_batch = False            # True: assumes the same function every step (use with mode='batch')
+    closure_kind = "loss"         # "loss": closure returns the loss after backward(); "residuals": see LM
+    decoupled_weight_decay = False
+
+    def __init__(self, params, defaults):
+        for key, value in _COMMON.items():
+            defaults.setdefault(key, value)
+        self.defaults = dict(defaults)
+        self.state = {}           # id(param) -> dict of arrays / Python scalars
+        self.param_groups = []
+        groups = list(params) if not isinstance(params, (Tensor, dict)) else [params]
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list: pass model.parameters() "
+                             "or a list of tensors with requires_grad=True")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ----------------------------------------------------------- groups
+    def add_param_group(self, group):
+        """Add a dict ``{"params": [...], hyper: value, ...}``; missing hyperparameters take the defaults."""
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameters must be Tensors, got {type(p).__name__}")
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require "
+                                 "grad; create it with requires_grad=True (or use rg.nn.Parameter)")
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} appears in two "
+                                 "groups (or twice); each tensor may be optimised once")
+            seen.add(id(p))
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown hyperparameter(s) {sorted(unknown)}; "
+                            f"known: {sorted(self.defaults)}")
+        full = dict(self.defaults)
+        full.update(group)
+        full["params"] = params
+        self.param_groups.append(full)
+
+    def params(self):
+        """All parameters, in group order (the order state_dict numbers them)."""
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    # ----------------------------------------------------------- stepping
+    def _evaluate(self, closure):
+        """Run the user's closure with recording on; returns what it returned."""
+        with enable_grad():
+            return closure()
+
+    def step(self, closure=None):
+        """One update of every parameter from its ``.grad``; returns the closure's loss (float) if given."""
+        loss = None
+        if closure is not None:
+            loss = float(self._evaluate(closure))
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group):
+        params, grads = self.gradients(group)
+        update, state, init = self.update, self.state, self.init_state
+        for p, g in zip(params, grads):
+            st = state.get(id(p))
+            if st is None:
+                st = state[id(p)] = init(p.data, group)
+            update(p.data, g, st, group)
+
+    def gradients(self, group):
+        """(parameters with a gradient, their gradient arrays) after clipping and weight decay."""
+        params, grads = [], []
+        for p in group["params"]:
+            if p.grad is not None:
+                params.append(p)
+                grads.append(p.grad.data)
+        cv, cn, wd = group["clip_value"], group["clip_norm"], group["weight_decay"]
+        if cv is not None:
+            grads = [np.clip(g, -cv, cv) for g in grads]
+        if cn is not None:
+            total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if total > cn:
+                scale = cn / (total + 1e-6)      # the 1e-6 as torch's clip_grad_norm_
+                grads = [g * scale for g in grads]
+        if wd:
+            if self.decoupled_weight_decay:
+                shrink = 1.0 - group["lr"] * wd
+                for p in params:
+                    p.data *= shrink
+            else:
+                grads = [g + wd * p.data for p, g in zip(params, grads)]
+        return params, grads
+
+    def init_state(self, p, group):
+        """The state of one parameter, created at its first update."""
+        return {}
+
+    def update(self, p, g, state, group):
+        raise NotImplementedError(f"{type(self).__name__} must define update(p, g, state, group) or step()")
+
+    # ----------------------------------------------------------- saving
+    def state_dict(self):
+        """``{"state": {index: {name: array|float|int}}, "param_groups": [{hyper..., "params": [index]}]}``.
+
+        Only arrays and Python scalars, so it can be written without pickle
+        (e.g. with ``rg.io.save_tensors``); arrays are copies.
+        """
+        index = {id(p): i for i, p in enumerate(self.params())}
+        state = {}
+        for key, st in self.state.items():
+            if key in index:
+                state[index[key]] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+        for key, value in self._global_state().items():
+            state.setdefault(-1, {})[key] = value
+        groups = []
+        for g in self.param_groups:
+            d = {k: v for k, v in g.items() if k != "params"}
+            d["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(d)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and state saved by ``state_dict`` (parameters matched by position)."""
+        params = self.params()
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"load_state_dict: the saved state has {len(groups)} parameter groups, "
+                             f"this optimizer {len(self.param_groups)}")
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"load_state_dict: a saved group has {len(saved['params'])} parameters, "
+                                 f"this one {len(group['params'])}")
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = v
+        self.state = {}
+        for i, st in state_dict["state"].items():
+            i = int(i)
+            copy = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+            if i == -1:
+                self._load_global_state(copy)
+                continue
+            if not 0 <= i < len(params):
+                raise ValueError(f"load_state_dict: state for parameter {i}, but there are {len(params)}")
+            for k, v in copy.items():
+                if isinstance(v, np.ndarray) and v.shape == params[i].shape and v.dtype != params[i].dtype:
+                    copy[k] = v.astype(params[i].dtype)
+            self.state[id(params[i])] = copy
+
+    def _global_state(self):
+        """State not tied to one parameter (saved under index -1); subclasses with such state override."""
+        return {}
+
+    def _load_global_state(self, state):
+        pass
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}("]
+        for i, g in enumerate(self.param_groups):
+            hyper = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
+            lines.append(f"  group {i}: {len(g['params'])} tensors, {hyper}")
+        return "\n".join(lines) + "\n)"
