@@ -3,6 +3,7 @@ from . import lr_scheduler
 from .adaptive_lr import BoldDriver, DeltaBarDelta, SuperSAB
 from .first_order import SGD, Adagrad, Adam, AdamW, AMSGrad, NAdam, RMSprop
 from .lbfgs import LBFGS
+from .levenberg_marquardt import BayesianRegularization, LevenbergMarquardt
 from .optimizer import Optimizer
 from .quickprop import Quickprop
 from .registry import get, get_class, names, register
@@ -14,7 +15,8 @@ _NAMES = {
     "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "amsgrad": AMSGrad,
     "nadam": NAdam, "bold_driver": BoldDriver, "delta_bar_delta": DeltaBarDelta, "supersab": SuperSAB,
     "quickprop": Quickprop, "rprop+": RpropPlus, "rprop": RpropPlus, "rprop-": RpropMinus,
-    "irprop+": IRpropPlus, "irprop-": IRpropMinus, "sarprop": Sarprop, "lbfgs": LBFGS,
+    "irprop+": IRpropPlus, "irprop-": IRpropMinus, "sarprop": Sarprop, "lbfgs": LBFGS, "lm": LevenbergMarquardt,
+    "br": BayesianRegularization,
 }
 for _name, _cls in _NAMES.items():
     register(_name, _cls)

@@ -1,0 +1,168 @@
+"""The Jacobian of a residual vector with respect to the parameters, for Levenberg–Marquardt and friends.
+
+Residual i usually depends on sample i only, so row i of J is the gradient of
+one sample's residual: a per-sample gradient. ``per_sample`` gets them all from
+ONE backward sweep (per output column): seeded with ones, the cotangent at
+row n of every intermediate is exactly d r_n / d h_n because rows never mix,
+and where a parameter enters the graph the usual batch sum is simply not taken
+(``x @ W`` gives the outer products x_n g_n^T, a broadcast bias gives g_n).
+This is the per-example gradient trick (Goodfellow 2015); it costs about one
+backward pass plus writing J. If the graph holds anything it cannot split
+(a parameter reshaped before use, rows that mix as in batch norm), it falls back
+to ``reverse``: one retained-graph backward per residual, exact for any graph.
+"""
+import numpy as np
+
+from ..autograd.engine import compute_grads, topological_order
+from ..autograd.ops.registry import ARRAY_MATH
+from ..autograd.tensor import Tensor
+
+
+class _CannotSplit(Exception):
+    """The graph uses a parameter in a way the per-sample sweep does not handle."""
+
+
+def residual_jacobian(r, params, method="auto"):
+    """J of shape (r.size, P) for the flat residuals r (Tensor with its graph) and flat parameters.
+
+    ``method``: "auto" (per_sample, else reverse), "per_sample" or "reverse".
+    Rows follow ``r.reshape(-1)``; columns follow the parameters in order, each raveled.
+    """
+    if not isinstance(r, Tensor) or not r.requires_grad:
+        raise ValueError("residual_jacobian: the residuals must be a Tensor computed from the parameters "
+                         "(with its graph); did the closure run under no_grad() or detach the output?")
+    if method in ("auto", "per_sample") and r.ndim >= 1:
+        try:
+            J = _per_sample(r, params)
+            if method == "auto":
+                _check_rows_independent(r, params, J)
+            return J
+        except _CannotSplit as why:
+            if method == "per_sample":
+                raise ValueError(f"residual_jacobian: per-sample sweep impossible here ({why}); "
+                                 "use method='reverse'") from None
+    if method not in ("auto", "per_sample", "reverse"):
+        raise ValueError(f"residual_jacobian: method must be 'auto', 'per_sample' or 'reverse', got {method!r}")
+    return _reverse(r, params)
+
+
+def _check_rows_independent(r, params, J):
+    """One ordinary backward with a random cotangent u must give u^T J; it does not if rows mix."""
+    u = np.random.default_rng(0).standard_normal(r.shape).astype(r.data.dtype)
+    grads = compute_grads([r], [u], inputs=params, retain_graph=True, accumulate=False)
+    ref = np.concatenate([np.zeros(p.data.size) if g is None else g.data.ravel() for g, p in zip(grads, params)])
+    got = u.reshape(-1) @ J
+    tol = 1e-4 if J.dtype == np.float32 else 1e-8
+    if np.abs(got - ref).max() > tol * (np.abs(ref).max() + np.abs(u).max() * np.abs(J).max() + 1e-30):
+        raise _CannotSplit("residual rows depend on other samples")
+
+
+def _reverse(r, params):
+    n = r.data.size
+    sizes = [p.data.size for p in params]
+    J = np.zeros((n, sum(sizes)), dtype=np.result_type(r.data.dtype, *[p.data.dtype for p in params]))
+    seed = np.zeros(r.shape, dtype=r.data.dtype)
+    flat_seed = seed.reshape(-1)
+    for i in range(n):
+        flat_seed[i] = 1.0
+        grads = compute_grads([r], [seed], inputs=params, retain_graph=True, accumulate=False)
+        flat_seed[i] = 0.0
+        J[i] = np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, sizes)])
+    return J
+
+
+def _per_sample(r, params):
+    N = r.shape[0]
+    if N < 2:
+        raise _CannotSplit("a single sample")
+    K = r.data.size // N
+    index = {id(p): i for i, p in enumerate(params)}
+    order = topological_order([r])
+    # a parameter must be used directly by ops, each with the batch on axis 0
+    sizes = [p.data.size for p in params]
+    offsets = np.cumsum([0] + sizes)
+    dtype = np.result_type(r.data.dtype, *[p.data.dtype for p in params])
+    J = np.zeros((N, K, offsets[-1]), dtype=dtype)
+    for k in range(K):
+        seed = np.zeros((N, K), dtype=r.data.dtype)
+        seed[:, k] = 1.0
+        per = _sweep(r, order, seed.reshape(r.shape), index, N)
+        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:])):
+            if per[i] is not None:
+                J[:, k, a:b] = per[i].reshape(N, -1)
+    return J.reshape(N * K, -1)
+
+
+def _sweep(r, order, seed, index, N):
+    """One backward pass from r seeded with ``seed``; returns per-sample gradients (N,)+p.shape per param."""
+    grads = {id(r): seed}
+    per = [None] * len(index)
+    m = ARRAY_MATH
+    for t in order:
+        g = grads.pop(id(t), None)
+        if g is None or t._op is None:
+            if g is not None and id(t) not in index:
+                continue
+            continue
+        inputs = t._inputs
+        needs, args, param_slots = [], [], []
+        for j, a in enumerate(inputs):
+            if isinstance(a, Tensor):
+                is_param = id(a) in index
+                if is_param:
+                    param_slots.append(j)
+                needs.append(a.requires_grad and not is_param)
+                args.append(a.data)
+            else:
+                needs.append(False)
+                args.append(a)
+        if any(needs):
+            if g.ndim == 0 or g.shape[0] != N:
+                raise _CannotSplit(f"op {t._op.name} has an output without the batch axis first")
+            shares = t._op.vjp(m, needs, g, t.data, *args, **t._kw)
+            for a, share, need in zip(inputs, shares, needs):
+                if not need or share is None:
+                    continue
+                if share.shape != a.data.shape:
+                    share = m.sum_to(share, shape=a.data.shape)
+                k = id(a)
+                prev = grads.get(k)
+                grads[k] = share if prev is None else prev + share
+        for j in param_slots:
+            i = index[id(inputs[j])]
+            share = _param_share(t, j, g, args, N)
+            per[i] = share if per[i] is None else per[i] + share
+    return per
+
+
+def _param_share(t, j, g, args, N):
+    """The per-sample gradient (N,)+p.shape of input j (a parameter) of node t, cotangent g."""
+    p = args[j]
+    name = t._op.name
+    if g.ndim == 0 or g.shape[0] != N:
+        raise _CannotSplit(f"parameter used by {name} whose output has no batch axis")
+    if name == "matmul" and j == 1 and p.ndim == 2 and args[0].ndim >= 2 and args[0].shape[0] == N:
+        x = args[0].reshape(N, -1, p.shape[0])
+        gg = g.reshape(N, -1, p.shape[1])
+        if x.shape[1] == 1:
+            return x[:, 0, :, None] * gg[:, 0, None, :]
+        return np.einsum("nti,nto->nio", x, gg)
+    if name in ("add", "sub", "mul", "div", "maximum", "minimum", "pow", "where"):
+        needs = [False] * len(args)
+        needs[j] = True
+        share = t._op.vjp(ARRAY_MATH, needs, g, t.data, *args, **t._kw)[j]
+        return _per_sample_sum_to(share, p.shape, N, name)
+    raise _CannotSplit(f"a parameter is an input of {name}")
+
+
+def _per_sample_sum_to(share, shape, N, name):
+    """Sum ``share`` (batch on axis 0) down to (N,)+shape, keeping the batch axis."""
+    if share.ndim == 0 or share.shape[0] != N or share.ndim < len(shape) + 1:
+        raise _CannotSplit(f"parameter broadcast in {name} without a batch axis")
+    lead = share.ndim - len(shape) - 1
+    if lead:
+        share = share.sum(axis=tuple(range(1, 1 + lead)))
+    axes = tuple(1 + i for i, s in enumerate(shape) if s == 1 and share.shape[1 + i] != 1)
+    if axes:
+        share = share.sum(axis=axes, keepdims=True)
+    return share
