@@ -1,1 +1,17 @@
-"""The fit loop, callbacks, progress and metrics (filled in by the training issue)."""
+"""The fit loop, callbacks, stopping rules, checkpoints, progress and metrics."""
+from .callbacks import Callback, CallbackList
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .csv_logger import CSVLogger
+from .fit import fit
+from .history import History
+from .metrics import METRICS, get_metric
+from .progress import ProgressBar
+from .schedule import LRScheduler
+from .stopping import (AllCorrect, BitFail, EarlyStopping, ErrorGoal, MaxEpochs, MinGradNorm,
+                       StoppingRule, TimeLimit, get_stopping_rules)
+from .trainer import FullBatchWarning, Trainer
+
+__all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint", "CSVLogger",
+           "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
+           "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
+           "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint"]

@@ -1,0 +1,38 @@
+"""``rg.fit``: the one-call front of the Trainer."""
+from .trainer import Trainer
+
+
+def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", batch_size=32,
+        validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
+        shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
+        progress=None, train_metrics=True):
+    """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
+
+    - ``loss``: a loss module, a function ``f(outputs, targets)`` or a name for ``rg.nn.get_loss``.
+    - ``optimizer``: any ``rg.optim`` optimizer. It always gets a closure: ``closure_kind='loss'``
+      ones a torch-style closure (zero grads, forward, loss, backward, return the loss), LM and
+      Bayesian regularisation (``'residuals'``) one returning the residual vector r, ½Σr² = loss.
+    - ``train_data``: ``(X, y)`` arrays. Floating X and y take the parameters' dtype.
+    - ``mode``: ``'online'`` (one example per step), ``'batch'`` (all examples) or
+      ``'minibatch'`` (``batch_size``; the last partial batch is kept). Full-batch optimizers
+      (``optimizer.full_batch``) warn when fed mini-batches.
+    - ``seed`` / ``shuffle``: with ``shuffle=True`` each epoch draws
+      ``np.random.default_rng(seed).permutation(n)`` from one generator, in epoch order; pass
+      ``shuffle=False`` for data order, an int or Generator to draw from, or a list of explicit
+      per-epoch permutations. Batch mode never shuffles.
+    - ``validation_data=(Xv, yv)`` or ``validation_split`` (the last fraction of the data).
+    - ``metrics``: names ('accuracy', 'mse', 'mae', 'rmse', 'bit_fail') or functions.
+    - ``stop``: stopping rules (see ``retrograd.training.stopping``), e.g.
+      ``{"goal": 1e-3, "patience": 10}``; ``epochs`` is always the maximum.
+    - ``scheduler``: an ``rg.optim.lr_scheduler`` object (stepped each epoch) or ``LRScheduler``.
+    - ``checkpoint``: a path (checkpoint every epoch) or a ``Checkpoint``; ``resume``: a
+      checkpoint path to continue from, bit for bit.
+    - ``nan_guard``: stop on a non-finite loss or weights and restore the last good weights.
+    - ``quiet``: no progress output; ``progress``: a custom ``ProgressBar``.
+    """
+    trainer = Trainer(model, loss, optimizer, mode=mode, batch_size=batch_size, metrics=metrics,
+                      callbacks=callbacks, stop=stop, scheduler=scheduler, seed=seed,
+                      shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
+                      checkpoint=checkpoint, train_metrics=train_metrics)
+    return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
+                       validation_split=validation_split, resume=resume)

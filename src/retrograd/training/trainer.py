@@ -1,0 +1,315 @@
+"""The fit loop: runs forward, backward and ``optimizer.step(closure)`` over batches and emits events."""
+import math
+import time
+import warnings
+
+import numpy as np
+
+from ..autograd.tensor import GradMode, Tensor
+from .batching import ShuffleOrder, batch_bounds, batch_size_for
+from .callbacks import Callback, CallbackList
+from .history import History
+from .metrics import get_metric
+from .residuals import residual_function
+from .stopping import get_stopping_rules
+
+EVAL_CHUNK = 4096  # rows per no-grad forward when evaluating, to bound memory
+
+
+class FullBatchWarning(UserWarning):
+    """A full-batch optimizer (L-BFGS, CG, LM, Rprop, ...) is being fed noisy mini-batches."""
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` on ``loss``; see :func:`fit` for the arguments.
+
+    The trainer emits events to callbacks and never prints. Attributes that
+    callbacks may read: ``model``, ``optimizer``, ``epoch``, ``history``,
+    ``X_train``, ``y_train``, ``has_validation``, ``stop_training``,
+    ``stop_reason``; helpers ``train_outputs()``, ``grad_norm()``,
+    ``snapshot()`` / ``restore()``.
+    """
+
+    def __init__(self, model, loss, optimizer, *, mode="minibatch", batch_size=32, metrics=(),
+                 callbacks=(), stop=None, scheduler=None, seed=0, shuffle=True, quiet=False,
+                 nan_guard=True, progress=None, checkpoint=None, train_metrics=True):
+        self.model = model
+        self.loss_fn, self.loss_name = _resolve_loss(loss)
+        self.optimizer = optimizer
+        self.mode = mode
+        self.batch_size = batch_size
+        self.metrics = [get_metric(m) for m in metrics]
+        self.seed = seed
+        self.shuffle = shuffle
+        self.nan_guard = nan_guard
+        self.train_metrics = train_metrics
+        self.params = [p for p in model.parameters()]
+        self.closure_kind = getattr(optimizer, "closure_kind", "loss")
+        self.history = History()
+        self.epoch = 0
+        self.stop_training = False
+        self.stop_reason = None
+        # Order matters at epoch end: rules add their values to the logs, the history records
+        # them, then user callbacks, the schedule, the checkpoint (which saves the history and
+        # the stepped schedule) and the progress display see the finished epoch.
+        self._cbs = get_stopping_rules(stop) + [_Recorder()] + list(callbacks)
+        if scheduler is not None:
+            from .schedule import LRScheduler
+            self._cbs.append(scheduler if isinstance(scheduler, LRScheduler) else LRScheduler(scheduler))
+        if checkpoint is not None:
+            from .checkpoint import Checkpoint
+            self._cbs.append(checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint))
+        if not quiet:
+            from .progress import ProgressBar
+            self._cbs.append(progress if progress is not None else ProgressBar())
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train_data, *, epochs=100, validation_data=None, validation_split=0.0,
+            resume=None):
+        """Train for up to ``epochs`` epochs (or until a stopping rule fires); returns the History."""
+        X, y = _as_arrays(train_data, self._param_dtype(), "train_data")
+        X, y, validation_data = _split_validation(X, y, validation_data, validation_split)
+        self.X_train, self.y_train = X, y
+        self.val = None if validation_data is None else _as_arrays(validation_data, self._param_dtype(),
+                                                                   "validation_data")
+        self.has_validation = self.val is not None
+        n = len(X)
+        size = batch_size_for(self.mode, self.batch_size, n)
+        if getattr(self.optimizer, "full_batch", False) and size < n:
+            warnings.warn(f"{type(self.optimizer).__name__} is a full-batch method (it assumes the same "
+                          f"function every step) but mode={self.mode!r} feeds it batches of {size} "
+                          f"of {n} examples: its line searches and curvature estimates will be misled "
+                          "by the noise; use mode='batch'", FullBatchWarning, stacklevel=3)
+        self.order = ShuffleOrder(self.shuffle if self.mode != "batch" else False, self.seed, n)
+        self.bounds = batch_bounds(n, size)
+        self.epochs = int(epochs)
+        self.callbacks = CallbackList(self._cbs, self)
+        if resume is not None:
+            from .checkpoint import load_checkpoint
+            load_checkpoint(self, resume)
+        self._t0 = time.perf_counter() - (self.history.last("time") or 0.0)
+        self._good = self.snapshot()
+        self.callbacks.fire("on_train_begin", {})
+        while self.epoch < self.epochs and not self.stop_training:
+            self._run_epoch()
+        if not self.stop_training:
+            self.stop_reason = f"max epochs: reached {self.epochs}"
+        self.history.stop_reason = self.stop_reason
+        self.history.stopped_epoch = self.epoch
+        self.callbacks.fire("on_train_end", {"stop_reason": self.stop_reason})
+        return self.history
+
+    def _run_epoch(self):
+        epoch = self.epoch
+        self.callbacks.fire("on_epoch_begin", epoch, {})
+        self._train_out = None
+        self.model.train()
+        perm = self.order.for_epoch(epoch)
+        loss_sum = self._run_batches(perm)
+        if loss_sum is None:
+            return  # the NaN guard stopped training
+        logs = {"epoch": epoch, "loss": loss_sum / len(self.X_train)}
+        self._evaluate(logs)
+        if not self._guard_weights(epoch):
+            return
+        logs["time"] = time.perf_counter() - self._t0
+        self.epoch = epoch + 1
+        self.callbacks.fire("on_epoch_end", epoch, logs)
+
+    def _run_batches(self, perm):
+        """One pass over the batches; returns the size-weighted sum of batch losses (None on NaN)."""
+        X, y = self.X_train, self.y_train
+        if perm is not None:
+            X, y = X[perm], y[perm]  # one gather per epoch; the batches below are then views
+        step = self.optimizer.step
+        closure = self._residual_closure if self.closure_kind == "residuals" else self._loss_closure
+        events = self.callbacks.wants_batch_events
+        fire = self.callbacks.fire
+        wrap = Tensor._wrap
+        isfinite = math.isfinite
+        total = 0.0
+        for b, (s, e) in enumerate(self.bounds):
+            self._xb = wrap(X[s:e])
+            self._yb = wrap(y[s:e])
+            if events:
+                fire("on_batch_begin", b, {"batch": b, "size": e - s})
+            value = step(closure)
+            value = float(value if value is not None else self._last_loss)
+            if not isfinite(value):
+                self._nan_stop(f"batch {b + 1}")
+                return None
+            total += value * (e - s)
+            if events:
+                fire("on_batch_end", b, {"batch": b, "size": e - s, "loss": value})
+        return total
+
+    def _loss_closure(self):
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.model(self._xb), self._yb)
+        loss.backward()
+        self._last_loss = loss.data
+        return loss
+
+    def _residual_closure(self):
+        # LM and Bayesian regularisation build the Jacobian themselves: return r, not backpropagated.
+        r = self._residuals(self.model(self._xb), self._yb)
+        self._last_loss = 0.5 * float(np.sum(r.data * r.data))
+        return r
+
+    @property
+    def _residuals(self):
+        fn = getattr(self, "_residual_fn", None)
+        if fn is None:
+            fn = self._residual_fn = residual_function(self.loss_fn, self.loss_name)
+        return fn
+
+    # ------------------------------------------------------------------ evaluation
+    def predict(self, X):
+        """Model outputs on ``X`` as an array, in eval mode, without recording a graph."""
+        was_training = getattr(self.model, "training", True)
+        self.model.eval()
+        saved = GradMode.enabled
+        GradMode.enabled = False
+        try:
+            outs = [self.model(Tensor._wrap(X[s:s + EVAL_CHUNK])).data for s in range(0, len(X), EVAL_CHUNK)]
+        finally:
+            GradMode.enabled = saved
+            self.model.train(was_training)
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def _loss_value(self, out, y):
+        saved = GradMode.enabled
+        GradMode.enabled = False
+        try:
+            return float(self.loss_fn(Tensor._wrap(out), Tensor._wrap(y)).data)
+        finally:
+            GradMode.enabled = saved
+
+    def train_outputs(self):
+        """Outputs on the whole training set after this epoch's updates (computed once per epoch)."""
+        if self._train_out is None:
+            self._train_out = self.predict(self.X_train)
+        return self._train_out
+
+    def _evaluate(self, logs):
+        if self.metrics and self.train_metrics:
+            out = self.train_outputs()
+            for name, fn in self.metrics:
+                logs[name] = fn(out, self.y_train)
+        if self.val is not None:
+            Xv, yv = self.val
+            out = self.predict(Xv)
+            logs["val_loss"] = self._loss_value(out, yv)
+            for name, fn in self.metrics:
+                logs["val_" + name] = fn(out, yv)
+        groups = getattr(self.optimizer, "param_groups", None)
+        if groups and "lr" in groups[0]:
+            logs["lr"] = float(groups[0]["lr"])
+
+    # ------------------------------------------------------------------ weights
+    def grad_norm(self):
+        """2-norm over all parameters of their current ``.grad`` (0 where none)."""
+        sq = 0.0
+        for p in self.params:
+            if p.grad is not None:
+                g = p.grad.data if isinstance(p.grad, Tensor) else p.grad
+                sq += float(np.vdot(g, g))
+        return math.sqrt(sq)
+
+    def snapshot(self):
+        """Copies of the parameter arrays."""
+        return [p.data.copy() for p in self.params]
+
+    def restore(self, snapshot):
+        """Write a snapshot back in place (the optimizer keeps its references to the parameters)."""
+        for p, a in zip(self.params, snapshot):
+            p.data[...] = a
+
+    def _guard_weights(self, epoch):
+        """Keep a copy of finite weights each epoch; on Inf/NaN weights restore it and stop."""
+        if not self.nan_guard:
+            return True
+        if all(np.isfinite(p.data).all() for p in self.params):
+            self._good = self.snapshot()
+            return True
+        self._nan_stop("the end of the epoch (weights)", epoch)
+        return False
+
+    def _nan_stop(self, where, epoch=None):
+        epoch = self.epoch if epoch is None else epoch
+        if not self.nan_guard:
+            raise FloatingPointError(f"fit(): non-finite loss at epoch {epoch + 1}, {where}; "
+                                     "lower the learning rate or enable nan_guard")
+        self.restore(self._good)
+        self.epoch = epoch
+        self.stop_training = True
+        self.stop_reason = (f"non-finite loss or weights at epoch {epoch + 1}, {where}: training "
+                            f"diverged; the weights were restored to the last good ones (end of "
+                            f"epoch {self.history.epochs}, 0 = initial). Lower the learning rate, "
+                            "standardise the inputs or clip gradients")
+
+    def _param_dtype(self):
+        return self.params[0].data.dtype if self.params else None
+
+    # ------------------------------------------------------------------ checkpoint state
+    def state_dict(self):
+        """Everything a resume needs besides the model and the optimizer: epoch, order, history."""
+        return {"epoch": self.epoch, "order": self.order.state_dict(),
+                "history": self.history.to_json()}
+
+    def load_state_dict(self, state):
+        self.epoch = int(state["epoch"])
+        self.order.load_state_dict(state.get("order", {}))
+        self.history = History.from_json(state["history"])
+
+
+class _Recorder(Callback):
+    """Appends each epoch's logs to the trainer's History."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.trainer.history.record(logs)
+
+
+def _resolve_loss(loss):
+    """(callable, name) from a loss module, function or registry name."""
+    if isinstance(loss, str):
+        from .. import nn
+        return nn.get_loss(loss), loss
+    if not callable(loss):
+        raise TypeError(f"fit(): loss must be a loss module, a function or a name such as "
+                        f"'cross_entropy', got {type(loss).__name__}")
+    return loss, getattr(loss, "name", None) or type(loss).__name__
+
+
+def _as_arrays(data, dtype, what):
+    """(X, y) NumPy arrays; floating X and y take the parameters' dtype, integer labels stay integers."""
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise TypeError(f"fit(): {what} must be a pair (X, y) of arrays") from None
+    X = np.asarray(X.data if isinstance(X, Tensor) else X)
+    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    if len(X) != len(y):
+        raise ValueError(f"fit(): {what} has {len(X)} inputs (X shape {X.shape}) but {len(y)} "
+                         f"targets (y shape {y.shape}); they must have the same first dimension")
+    if dtype is not None:
+        if X.dtype.kind in "fiub" and X.dtype != dtype:
+            X = X.astype(dtype)
+        if y.dtype.kind == "f" and y.dtype != dtype:
+            y = y.astype(dtype)
+    return X, y
+
+
+def _split_validation(X, y, validation_data, split):
+    """Hold out the last ``split`` fraction (before any shuffling) when no validation data is given."""
+    if not split:
+        return X, y, validation_data
+    if validation_data is not None:
+        raise ValueError("fit(): give validation_data or validation_split, not both")
+    if not 0.0 < split < 1.0:
+        raise ValueError(f"fit(): validation_split must be in (0, 1), got {split}")
+    n_val = int(math.ceil(len(X) * split))
+    if n_val >= len(X):
+        raise ValueError(f"fit(): validation_split={split} leaves no training data of {len(X)} examples")
+    cut = len(X) - n_val
+    return X[:cut], y[:cut], (X[cut:], y[cut:])
