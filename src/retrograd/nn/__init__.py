@@ -14,4 +14,5 @@ from .layers import Dropout, Embedding, Flatten, Linear  # noqa: F401
 from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfSSE,  # noqa: F401
                            HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, get_loss, loss_names)
 from .module import Module, Parameter  # noqa: F401
+from .recurrent import GRU, LSTM, RNN  # noqa: F401
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401

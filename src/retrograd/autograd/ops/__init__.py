@@ -1,5 +1,5 @@
 """The primitive ops: importing this package registers every primitive in `registry.OPS`."""
 from . import compare, elementwise, linalg, reduction, shape  # noqa: F401 - registration
-from . import conv  # noqa: F401 - unfold/fold (networks issue)
+from . import conv, recurrent  # noqa: F401 - unfold/fold, fused RNN sequences (networks issue)
 from .registry import ARRAY_MATH, OPS, TENSOR_MATH, Op, primitive  # noqa: F401
 from ..functions import astype, to_device, transpose  # noqa: F401,E402 - used by Tensor methods
