@@ -240,3 +240,18 @@ def test_extreme_inputs_stay_finite():
     y.sum().backward()
     assert np.all(np.isfinite(x.grad.numpy()))
     np.testing.assert_allclose(rg.sigmoid(rg.tensor([-1e4, 1e4])).numpy(), [0.0, 1.0])
+
+
+def test_iteration_format_and_guarded_assignment():
+    t = rg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    rows = [r.numpy().tolist() for r in t]
+    assert rows == [[1.0, 2.0], [3.0, 4.0]]
+    assert f"{rg.tensor(0.123456):.3f}" == "0.123"
+    t[0, 1] = 9.0
+    assert t.data[0, 1] == 9.0
+    w = rg.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place assignment"):
+        w[0] = 2.0
+    with rg.no_grad():
+        w[0] = 2.0
+    assert w.item() == 2.0

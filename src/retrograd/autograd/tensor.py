@@ -131,6 +131,23 @@ class Tensor:
                              "use .any() or .all()")
         return bool(self.data)
 
+    def __format__(self, spec):
+        if spec and self.data.size == 1:
+            return format(self.item(), spec)  # f"{loss:.4f}" works on one-element tensors
+        return format(repr(self), spec)
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __setitem__(self, index, value):
+        """Write into the data of a tensor that is not part of a recorded graph."""
+        if self._op is not None or (self.requires_grad and GradMode.enabled):
+            raise RuntimeError("in-place assignment into a tensor that requires grad would corrupt its "
+                               "gradient; assign under rg.no_grad() or into t.data")
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
     def __float__(self):
         return float(self.data)
 
