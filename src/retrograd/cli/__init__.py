@@ -1,18 +1,130 @@
-"""The `retrograd` command line: subcommands dispatch to their own modules."""
+"""The `retrograd` command line: argument parsing, dispatch to one module per subcommand, exit codes.
+
+Exit status: 0 success, 1 failure (bad data file, training or check failed), 2 usage or
+configuration error. Errors go to stderr as one message, without a traceback (set
+RETROGRAD_DEBUG=1 to see one).
+"""
 import argparse
+import os
 import sys
 
 from .. import __version__
+
+
+def _add_config_flags(p):
+    """Flags shared by `train` and `gradcheck`: each overrides one key of the config file."""
+    p.add_argument("config", nargs="?", help="TOML or JSON config file (see docs/cli.md); default: built-in")
+    g = p.add_argument_group("overrides (take precedence over the config file)")
+    g.add_argument("--data", dest="data.name", metavar="NAME", help="dataset: digits, iris, wine, breast_cancer, "
+                   "mnist1d, fashion_mnist, xor, parity, encoder, two_spirals, symmetry, csv, npz")
+    g.add_argument("--path", dest="data.path", metavar="FILE", help="data file (csv/npz) or folder (fashion_mnist)")
+    g.add_argument("--test-path", dest="data.test_path", metavar="FILE")
+    g.add_argument("--target", dest="data.target", metavar="COLUMN", help="target column of a CSV/TSV")
+    g.add_argument("--hidden", dest="model.hidden", metavar="N,N", help="hidden widths, e.g. 64,32 ('' for none)")
+    g.add_argument("--activation", dest="model.activation", metavar="NAME")
+    g.add_argument("--loss", dest="loss.name", metavar="NAME")
+    g.add_argument("--optimizer", dest="optimizer.name", metavar="NAME")
+    g.add_argument("--lr", dest="optimizer.lr", type=float, metavar="X")
+    g.add_argument("--epochs", dest="train.epochs", type=int, metavar="N")
+    g.add_argument("--mode", dest="train.mode", metavar="MODE", help="online, batch or minibatch")
+    g.add_argument("--batch-size", dest="train.batch_size", type=int, metavar="N")
+    g.add_argument("--seed", dest="train.seed", type=int, metavar="N")
+    g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any config key, value in TOML syntax, e.g. --set optimizer.momentum=0.9 (repeatable)")
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="retrograd", description="Train neural networks by backpropagation.")
     parser.add_argument("--version", action="version", version=f"retrograd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     demo = sub.add_parser("demo", help="train a 2-2-1 sigmoid network on XOR by backprop and print the loss")
     demo.add_argument("--epochs", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=0)
+
+    train = sub.add_parser("train", help="train a network from flags or a config file; writes a run directory",
+                           description="Train a network. With no arguments: a digits MLP (XOR without scikit-learn).")
+    _add_config_flags(train)
+    train.add_argument("--out", dest="output.dir", metavar="DIR", help="run directory (default runs/NAME-TIME)")
+    train.add_argument("--no-plots", action="store_true", help="do not draw figures")
+    train.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress on stderr")
+
+    ev = sub.add_parser("evaluate", help="score a trained run on its test split or on a data file")
+    ev.add_argument("run", help="run directory written by `retrograd train`")
+    ev.add_argument("--data", metavar="FILE", help="CSV/TSV/NPZ with the target column (default: the run's test split)")
+    ev.add_argument("--target", metavar="COLUMN")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
+    pr = sub.add_parser("predict", help="predict each row of a CSV of features; writes CSV")
+    pr.add_argument("run", help="run directory")
+    pr.add_argument("input", help="CSV/TSV with one column per feature (a header naming them)")
+    pr.add_argument("-o", "--output", metavar="FILE", help="output CSV (default: stdout)")
+    pr.add_argument("--no-header", action="store_true", help="the input has no header row")
+
+    pl = sub.add_parser("plot", help="draw a run directory's figures (curves, confusion matrix, weights, ...)")
+    pl.add_argument("run", help="run directory")
+
+    gc = sub.add_parser("gradcheck", help="check a configured model's gradients against finite differences")
+    _add_config_flags(gc)
+    gc.add_argument("--examples", type=int, default=4, help="training examples in the checked loss (default 4)")
+    gc.add_argument("--order", type=int, default=1, choices=(1, 2), help="1: gradients; 2: also Hessian-vector products")
     return parser
+
+
+def _parse_value(text):
+    """A --set value in TOML syntax (numbers, true/false, [lists], "strings"); bare words are strings."""
+    from .config import _tomllib
+    try:
+        return _tomllib().loads(f"v = {text}")["v"]
+    except Exception:
+        return text
+
+
+def overrides_from(args, parser):
+    """The nested override dict from dotted flag destinations and --set pairs."""
+    from .config import ConfigError
+    overrides = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".", 1)
+            if dest == "model.hidden":
+                try:
+                    value = [int(v) for v in value.split(",") if v.strip()]
+                except ValueError:
+                    raise ConfigError(f"--hidden {value!r}: give comma-separated positive integers, e.g. 64,32") from None
+            overrides.setdefault(section, {})[key] = value
+    for item in getattr(args, "set", []):
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"--set {item!r}: use SECTION.KEY=VALUE, e.g. --set optimizer.momentum=0.9")
+        dotted, text = item.split("=", 1)
+        section, key = dotted.strip().split(".", 1)
+        overrides.setdefault(section, {})[key] = _parse_value(text.strip())
+    if getattr(args, "no_plots", False):
+        overrides.setdefault("output", {})["plots"] = False
+    return overrides
+
+
+def _dispatch(args, parser):
+    if args.command == "demo":
+        from .demo import run_demo
+        return run_demo(epochs=args.epochs, seed=args.seed)
+    if args.command == "train":
+        from .train import run_train
+        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet)
+    if args.command == "evaluate":
+        from .evaluate import run_evaluate
+        return run_evaluate(args.run, args.data, args.target, as_json=args.json)
+    if args.command == "predict":
+        from .evaluate import run_predict
+        return run_predict(args.run, args.input, args.output, header=not args.no_header)
+    if args.command == "plot":
+        from .plot_cmd import run_plot
+        return run_plot(args.run)
+    if args.command == "gradcheck":
+        from .gradcheck_cmd import run_gradcheck
+        return run_gradcheck(args.config, overrides_from(args, parser), examples=args.examples, order=args.order)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
 
 
 def main(argv=None):
@@ -21,11 +133,28 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "demo":
-        from .demo import run_demo
-        return run_demo(epochs=args.epochs, seed=args.seed)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    from ..autograd.gradcheck import GradcheckError
+    from ..data.errors import DataError
+    from .config import ConfigError
+    try:
+        return _dispatch(args, parser)
+    except ConfigError as exc:
+        print(f"retrograd {args.command}: config error: {exc}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"retrograd {args.command}: data error: {exc}", file=sys.stderr)
+        return 1
+    except GradcheckError as exc:
+        print(f"retrograd {args.command}: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"retrograd {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ImportError, OSError, ValueError, TypeError, FloatingPointError) as exc:
+        if os.environ.get("RETROGRAD_DEBUG"):
+            raise
+        print(f"retrograd {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
