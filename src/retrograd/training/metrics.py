@@ -24,16 +24,24 @@ def accuracy(outputs, targets, threshold=0.5):
     return float(np.mean((y.reshape(-1) > threshold) == (t > 0.5)))
 
 
+def _target_like(y, targets):
+    """Targets shaped as the outputs; integer labels against several columns become one-hot rows."""
+    t = np.asarray(targets)
+    if y.ndim == 2 and y.shape[1] > 1 and t.ndim == 1 and t.dtype.kind in "iu":
+        return np.eye(y.shape[1], dtype=y.dtype)[t]
+    return t.reshape(y.shape)
+
+
 def mse(outputs, targets):
-    """Mean squared error over all elements."""
+    """Mean squared error over all elements (integer labels compare as one-hot rows)."""
     y = np.asarray(outputs)
-    return float(np.mean((y - np.asarray(targets).reshape(y.shape)) ** 2))
+    return float(np.mean((y - _target_like(y, targets)) ** 2))
 
 
 def mae(outputs, targets):
-    """Mean absolute error over all elements."""
+    """Mean absolute error over all elements (integer labels compare as one-hot rows)."""
     y = np.asarray(outputs)
-    return float(np.mean(np.abs(y - np.asarray(targets).reshape(y.shape))))
+    return float(np.mean(np.abs(y - _target_like(y, targets))))
 
 
 def rmse(outputs, targets):
@@ -46,10 +54,7 @@ def bit_fail(outputs, targets, limit=0.35):
     Integer labels against several output columns are compared as one-hot rows.
     """
     y = np.asarray(outputs)
-    t = np.asarray(targets)
-    if y.ndim == 2 and y.shape[1] > 1 and t.ndim == 1:
-        t = np.eye(y.shape[1], dtype=y.dtype)[t.astype(np.int64)]
-    return int(np.count_nonzero(np.abs(y - t.reshape(y.shape)) > limit))
+    return int(np.count_nonzero(np.abs(y - _target_like(y, targets)) > limit))
 
 
 METRICS = {"accuracy": accuracy, "acc": accuracy, "mse": mse, "mae": mae, "rmse": rmse,

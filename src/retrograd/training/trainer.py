@@ -104,12 +104,15 @@ class Trainer:
         self.callbacks.fire("on_epoch_begin", epoch, {})
         self._train_out = None
         self.model.train()
+        lr = self._current_lr()  # the rate the epoch starts with (per-batch schedules move it)
         perm = self.order.for_epoch(epoch)
         loss_sum = self._run_batches(perm)
         if loss_sum is None:
             return  # the NaN guard stopped training
         logs = {"epoch": epoch, "loss": loss_sum / len(self.X_train)}
         self._evaluate(logs)
+        if lr is not None:
+            logs["lr"] = lr
         if not self._guard_weights(epoch):
             return
         logs["time"] = time.perf_counter() - self._t0
@@ -202,9 +205,12 @@ class Trainer:
             logs["val_loss"] = self._loss_value(out, yv)
             for name, fn in self.metrics:
                 logs["val_" + name] = fn(out, yv)
+
+    def _current_lr(self):
         groups = getattr(self.optimizer, "param_groups", None)
         if groups and "lr" in groups[0]:
-            logs["lr"] = float(groups[0]["lr"])
+            return float(groups[0]["lr"])
+        return None
 
     # ------------------------------------------------------------------ weights
     def grad_norm(self):

@@ -1,0 +1,1 @@
+"""Tests of the fit loop, callbacks, stopping rules, checkpoints and progress."""
