@@ -51,3 +51,36 @@ def residual_closure(params, X, Y):
     def closure():
         return (forward(params, x) - y).reshape(-1)
     return closure
+
+
+class FlatProblem:
+    """The tiny MLP's loss as a function of one flat float64 vector (for NumPy transcriptions)."""
+
+    def __init__(self, sizes=(3, 5, 2), seed=0):
+        self.init = mlp_init(sizes, seed)
+        self.X, self.Y = data(sizes=sizes)
+        self.shapes = [a.shape for a in self.init]
+        self.w0 = np.concatenate([a.ravel() for a in self.init])
+
+    def unflatten(self, w):
+        out, i = [], 0
+        for s in self.shapes:
+            n = int(np.prod(s))
+            out.append(w[i:i + n].reshape(s))
+            i += n
+        return out
+
+    def loss_grad(self, w):
+        params = params_from(self.unflatten(w))
+        loss = ((forward(params, rg.tensor(self.X)) - rg.tensor(self.Y)) ** 2).mean()
+        loss.backward()
+        return float(loss.data), np.concatenate([p.grad.data.ravel() for p in params])
+
+    def run(self, name, steps, **hyper):
+        """Our optimizer for ``steps`` steps from w0; returns the flat parameters."""
+        params = params_from(self.init)
+        opt = rg.optim.get(name, params, **hyper)
+        closure = mse_closure(opt, params, self.X, self.Y)
+        for _ in range(steps):
+            opt.step(closure)
+        return np.concatenate([p.data.ravel() for p in params])
