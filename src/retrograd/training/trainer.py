@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd.tensor import GradMode, Tensor
 from .batching import ShuffleOrder, batch_bounds, batch_size_for
 from .callbacks import Callback, CallbackList
+from .checkpoint import Checkpoint
 from .history import History
 from .metrics import get_metric
 from .residuals import residual_function
@@ -57,8 +58,11 @@ class Trainer:
             from .schedule import LRScheduler
             self._cbs.append(scheduler if isinstance(scheduler, LRScheduler) else LRScheduler(scheduler))
         if checkpoint is not None:
-            from .checkpoint import Checkpoint
             self._cbs.append(checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint))
+        # Checkpoints go after every other callback, so they save the state at the true end of
+        # the epoch (the schedule already stepped, early-stopping counters updated).
+        self._cbs = ([c for c in self._cbs if not isinstance(c, Checkpoint)]
+                     + [c for c in self._cbs if isinstance(c, Checkpoint)])
         if not quiet:
             from .progress import ProgressBar
             self._cbs.append(progress if progress is not None else ProgressBar())
