@@ -232,10 +232,21 @@ def merge(base, raw, source=None):
 
 
 def _signature_keys(cls, skip):
+    """The keyword parameters of ``cls``; None when it takes arbitrary ones (cannot check).
+
+    Optimizers pass ``**common`` to the base class, which accepts its shared group settings
+    (weight_decay, clip_norm, clip_value); those are listed instead.
+    """
     params = inspect.signature(cls.__init__).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return None
-    return [n for n, p in params.items() if n not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = [n for n, p in params.items() if n not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    var = [n for n, p in params.items() if p.kind == p.VAR_KEYWORD]
+    if var == ["common"]:
+        try:
+            from ..optim.optimizer import _COMMON
+        except ImportError:
+            return None
+        return names + [k for k in _COMMON if k not in names]
+    return None if var else names
 
 
 def check_hyperparameters(config, source=None):
