@@ -5,8 +5,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from . import config as cfgmod
 from .config import ConfigError
 
@@ -26,34 +24,18 @@ def _atomic_text(path, text):
 
 
 def save_tensors(arrays, path, metadata=None):
-    """rg.io.save_tensors when the io package provides it, else safetensors' NumPy writer (atomically)."""
-    try:
-        from ..io import save_tensors as io_save
-    except ImportError:
-        io_save = None
-    if io_save is not None:
-        return io_save(arrays, path, metadata or {})
-    from safetensors.numpy import save_file
-    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", dir=Path(path).parent)
-    os.close(fd)
-    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, tmp, metadata=metadata or {})
-    os.replace(tmp, path)
+    from ..io import save_tensors as io_save
+    return io_save(arrays, path, metadata or {})
 
 
 def load_tensors(path):
+    """(arrays, metadata) of a safetensors file; a corrupt file is a ConfigError naming it."""
+    from ..io import SafetensorsError
+    from ..io import load_tensors as io_load
     try:
-        from ..io import load_tensors as io_load
-    except ImportError:
-        io_load = None
-    if io_load is not None:
         return io_load(path)
-    from safetensors import safe_open
-    arrays = {}
-    with safe_open(str(path), framework="numpy") as f:
-        metadata = f.metadata() or {}
-        for key in f.keys():
-            arrays[key] = f.get_tensor(key)
-    return arrays, metadata
+    except (SafetensorsError, OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the model file: {exc}") from None
 
 
 def save_run(directory, config, info, model, history, scaler=None):
@@ -64,8 +46,8 @@ def save_run(directory, config, info, model, history, scaler=None):
         _atomic_text(directory / "config.json", json.dumps(cfgmod.strip_none(config), indent=2) + "\n")
     else:
         _atomic_text(directory / "config.toml", cfgmod.to_toml(config))
-    state = {name: np.asarray(t.data) for name, t in model.state_dict().items()}
-    save_tensors(state, directory / MODEL_FILE, {"format": "retrograd-run", "task": info["task"]})
+    from ..io import save as save_model      # rg.save: rg.load(model.safetensors) rebuilds the network
+    save_model(model, directory / MODEL_FILE, {"retrograd_run": "1", "task": info["task"]})
     if scaler is not None:
         save_tensors(scaler.state_dict(), directory / SCALER_FILE, {"scaler": type(scaler).__name__})
     write_history(history, directory / HISTORY_FILE)
