@@ -38,6 +38,8 @@ CASES = [
     ("errors", lambda p: plot.plot_error_histogram(np.random.default_rng(0).normal(size=200), p)),
     ("regression_1d", lambda p: plot.plot_regression_fit(np.linspace(0, 1, 20), np.linspace(0, 1, 20) ** 2,
                                                          np.linspace(0, 1, 20), p)),
+    ("reconstructions", lambda p: plot.plot_reconstructions(np.random.default_rng(0).random((12, 64)),
+                                                            np.random.default_rng(1).random((12, 64)), p, (8, 8))),
     ("regression_nd", lambda p: plot.plot_regression_fit(None, np.arange(10.0), np.arange(10.0) + 0.1, p)),
 ]
 

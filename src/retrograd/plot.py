@@ -288,3 +288,23 @@ def plot_regression_fit(x, y_true, y_pred, path):
     ax.legend()
     ax.set_title(f"rms error {np.sqrt(((y_pred - y_true) ** 2).mean()):.3g}")
     return _save(fig, path)
+
+
+def plot_reconstructions(originals, reconstructions, path, image_shape, count=10):
+    """Inputs (top row) above their reconstructions (bottom row), e.g. for an autoencoder."""
+    plt = _pyplot()
+    originals = np.asarray(originals, dtype=np.float64)
+    reconstructions = np.asarray(reconstructions, dtype=np.float64)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(f"plot_reconstructions: originals {originals.shape} and reconstructions "
+                         f"{reconstructions.shape} must have the same shape")
+    count = min(count, len(originals))
+    lo, hi = min(originals.min(), reconstructions.min()), max(originals.max(), reconstructions.max())
+    fig, axes = plt.subplots(2, count, figsize=(1.2 * count, 2.6), squeeze=False)
+    for k in range(count):
+        for row, images in enumerate((originals, reconstructions)):
+            axes[row, k].imshow(images[k].reshape(image_shape), cmap="gray_r", vmin=lo, vmax=hi)
+            axes[row, k].axis("off")
+    axes[0, 0].set_title("input", fontsize=8, loc="left")
+    axes[1, 0].set_title("reconstruction", fontsize=8, loc="left")
+    return _save(fig, path)
