@@ -72,9 +72,8 @@ class ConjugateGradient(_FlatMethod):
             d, gtd = -g, -float(g.dot(g))
         if gtd == 0:
             return loss
-        if "t" in s and "gtd" in s:
-            t = s["t"] * s["gtd"] / gtd
-        else:
+        t = s["t"] * s["gtd"] / gtd if "t" in s and "gtd" in s else 0.0
+        if not 0.0 < t < float("inf"):
             t = min(1.0, 1.0 / float(np.abs(g).sum())) * group["lr"]
         x0 = self._flat.get()
 
