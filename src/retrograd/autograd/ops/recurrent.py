@@ -19,11 +19,43 @@ Only the state part is differentiable (h, and c for the LSTM); the cotangent
 of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
+import contextlib
+
 import numpy as np
 
 from .registry import ARRAY_MATH, primitive
 
 _EXPIT = []
+_BLAS = []   # [list of BLAS thread controllers] once looked up (empty list: none found)
+
+
+@contextlib.contextmanager
+def single_thread_blas():
+    """Run the block with BLAS limited to one thread, when threadpoolctl can reach the BLAS library.
+
+    The per-step products of a recurrent loop are small (e.g. 32x128 @ 128x512);
+    splitting them across threads costs more in hand-over than it gains, and on
+    a busy machine a second BLAS thread waiting for a core stalls every step
+    (measured: 4x slower on the shared 2-core box). The setting is restored on
+    exit; without threadpoolctl this does nothing.
+    """
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception:  # noqa: BLE001 - optional helper; any failure means "leave BLAS alone"
+            _BLAS.append([])
+    libs = _BLAS[0]
+    saved = [lib.num_threads for lib in libs]
+    for lib, n in zip(libs, saved):
+        if n != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, saved):
+            if n != 1:
+                lib.set_num_threads(n)
 
 
 def _sigmoid(x, out=None):
@@ -88,8 +120,7 @@ def _recorded_vjp(composite, g, inputs, needs, n_state, **kw):
 # --------------------------------------------------------------------- LSTM
 
 
-@primitive
-def lstm_seq(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     T, B, _ = x.shape
     H = h0.shape[-1]
     out = np.empty((T, B, 6 * H), dtype=np.result_type(x, w_ih))
@@ -135,8 +166,7 @@ def lstm_composite(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return [F.stack([hs[t] for t in range(T)]), F.stack([cs[t] for t in range(T)])]
 
 
-@lstm_seq.defvjp
-def lstm_seq_vjp(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     if m is not ARRAY_MATH:
         return _recorded_vjp(lstm_composite, g, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), needs, 2,
                              reverse=reverse)
@@ -177,8 +207,7 @@ def lstm_seq_vjp(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=Fa
 # --------------------------------------------------------------------- GRU
 
 
-@primitive
-def gru_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _gru_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     T, B, _ = x.shape
     H = h0.shape[-1]
     out = np.empty((T, B, 5 * H), dtype=np.result_type(x, w_ih))
@@ -224,8 +253,7 @@ def gru_composite(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return [F.stack([hs[t] for t in range(x.shape[0])])]
 
 
-@gru_seq.defvjp
-def gru_seq_vjp(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _gru_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     if m is not ARRAY_MATH:
         return _recorded_vjp(gru_composite, g, (x, h0, w_ih, w_hh, b_ih, b_hh), needs, 1,
                              reverse=reverse)
@@ -261,8 +289,7 @@ def gru_seq_vjp(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
 # --------------------------------------------------------------------- Elman RNN
 
 
-@primitive
-def rnn_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
+def _rnn_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
     T, B, _ = x.shape
     out = (x.reshape(T * B, -1) @ w_ih.T).reshape(T, B, -1)
     out += b_ih + b_hh
@@ -291,8 +318,7 @@ def rnn_composite(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="ta
     return [F.stack([hs[t] for t in range(x.shape[0])])]
 
 
-@rnn_seq.defvjp
-def rnn_seq_vjp(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
+def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
     if m is not ARRAY_MATH:
         return _recorded_vjp(rnn_composite, g, (x, h0, w_ih, w_hh, b_ih, b_hh), needs, 1,
                              reverse=reverse, nonlinearity=nonlinearity)
@@ -313,3 +339,42 @@ def rnn_seq_vjp(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, 
         (needs[0], needs[2], needs[3], needs[4], needs[5]), dG, x, w_ih,
         _previous(out, h0, reverse) if needs[3] else None)
     return (dx, dh if needs[1] else None, dw_ih, dw_hh, db_ih, db_hh)
+
+
+# --------------------------------------------------------------------- registration
+
+
+@primitive
+def lstm_seq(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    with single_thread_blas():
+        return _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+
+
+@lstm_seq.defvjp
+def lstm_seq_vjp(m, needs, g, out, *inputs, reverse=False):
+    with single_thread_blas():
+        return _lstm_seq_backward(m, needs, g, out, *inputs, reverse=reverse)
+
+
+@primitive
+def gru_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    with single_thread_blas():
+        return _gru_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+
+
+@gru_seq.defvjp
+def gru_seq_vjp(m, needs, g, out, *inputs, reverse=False):
+    with single_thread_blas():
+        return _gru_seq_backward(m, needs, g, out, *inputs, reverse=reverse)
+
+
+@primitive
+def rnn_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
+    with single_thread_blas():
+        return _rnn_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity)
+
+
+@rnn_seq.defvjp
+def rnn_seq_vjp(m, needs, g, out, *inputs, reverse=False, nonlinearity="tanh"):
+    with single_thread_blas():
+        return _rnn_seq_backward(m, needs, g, out, *inputs, reverse=reverse, nonlinearity=nonlinearity)
