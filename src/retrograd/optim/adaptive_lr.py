@@ -1,6 +1,7 @@
 """Adaptive learning-rate classics: bold driver (MATLAB traingda/traingdx), delta-bar-delta, SuperSAB."""
 import numpy as np
 
+from ..autograd.tensor import Tensor
 from .optimizer import Optimizer
 
 
@@ -18,7 +19,7 @@ class BoldDriver(Optimizer):
 
     def __init__(self, params, lr=0.01, lr_inc=1.05, lr_dec=0.7, max_perf_inc=1.04, momentum=0.0, **common):
         super().__init__(params, dict(lr=lr, lr_inc=lr_inc, lr_dec=lr_dec, max_perf_inc=max_perf_inc,
-                                      momentum=momentum, **common))
+                                      momentum=momentum), **common)
         self._loss = None
 
     def step(self, closure=None):
@@ -27,22 +28,27 @@ class BoldDriver(Optimizer):
                              "trial step")
         if self._loss is None:
             self._loss = float(self._evaluate(closure))
+            self._keep_gradients()
         loss = self._loss
         saved = []
         for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state.get(id(p))
+                if st is not None and "grad" in st:    # the gradient at the accepted point (survives a reload)
+                    p.grad = Tensor._wrap(st["grad"].copy())
             params, grads = self.gradients(group)
             for p, g in zip(params, grads):
-                st = self.state.setdefault(id(p), {"delta": np.zeros_like(p.data)})
+                st = self.state[id(p)]
                 mc = group["momentum"]
                 delta = mc * st["delta"] - (1.0 - mc) * group["lr"] * g
-                saved.append((p, p.data.copy(), p.grad, st, st["delta"]))
+                saved.append((p, p.data.copy(), st, st["delta"]))
                 p.data += delta
                 st["delta"] = delta.astype(p.dtype, copy=False)
         new = float(self._evaluate(closure))
         if not new <= loss * self.param_groups[0]["max_perf_inc"]:   # also rejects NaN
-            for p, data, grad, st, delta in saved:
+            for p, data, st, delta in saved:
                 p.data[...] = data
-                p.grad = grad
+                p.grad = Tensor._wrap(st["grad"].copy())
                 st["delta"] = np.zeros_like(delta)
             for group in self.param_groups:
                 group["lr"] *= group["lr_dec"]
@@ -51,7 +57,15 @@ class BoldDriver(Optimizer):
             for group in self.param_groups:
                 group["lr"] *= group["lr_inc"]
         self._loss = new
+        self._keep_gradients()
         return new
+
+    def _keep_gradients(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state.setdefault(id(p), {"delta": np.zeros_like(p.data)})
+                if p.grad is not None:
+                    st["grad"] = p.grad.data.copy()
 
     def _global_state(self):
         return {"loss": self._loss} if self._loss is not None else {}
@@ -70,7 +84,7 @@ class DeltaBarDelta(Optimizer):
     full_batch = True
 
     def __init__(self, params, lr=0.01, kappa=1e-3, phi=0.1, theta=0.7, momentum=0.0, **common):
-        super().__init__(params, dict(lr=lr, kappa=kappa, phi=phi, theta=theta, momentum=momentum, **common))
+        super().__init__(params, dict(lr=lr, kappa=kappa, phi=phi, theta=theta, momentum=momentum), **common)
 
     def init_state(self, p, group):
         return {"rate": np.full_like(p, group["lr"]), "bar": np.zeros_like(p), "delta": np.zeros_like(p)}
@@ -98,7 +112,7 @@ class SuperSAB(Optimizer):
 
     def __init__(self, params, lr=0.01, eta_plus=1.05, eta_minus=0.5, momentum=0.0, max_lr=None, **common):
         super().__init__(params, dict(lr=lr, eta_plus=eta_plus, eta_minus=eta_minus, momentum=momentum,
-                                      max_lr=max_lr, **common))
+                                      max_lr=max_lr), **common)
 
     def init_state(self, p, group):
         return {"rate": np.full_like(p, group["lr"]), "prev": np.zeros_like(p), "delta": np.zeros_like(p)}

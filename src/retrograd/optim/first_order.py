@@ -17,7 +17,7 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      nesterov=nesterov, **common))
+                                      nesterov=nesterov), **common)
 
     def update(self, p, g, state, group):
         mu = group["momentum"]
@@ -41,7 +41,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=0.01, lr_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, **common):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
-                                      initial_accumulator_value=initial_accumulator_value, **common))
+                                      initial_accumulator_value=initial_accumulator_value), **common)
 
     def init_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p, group["initial_accumulator_value"])}
@@ -64,7 +64,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, **common):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
-                                      centered=centered, **common))
+                                      centered=centered), **common)
 
     def init_state(self, p, group):
         st = {"step": 0, "square_avg": np.zeros_like(p)}
@@ -106,7 +106,7 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, amsgrad=False, **common):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, amsgrad=amsgrad, **common))
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, amsgrad=amsgrad), **common)
 
     def init_state(self, p, group):
         st = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
@@ -159,8 +159,8 @@ class NAdam(Optimizer):
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3, **common):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, momentum_decay=momentum_decay,
-                                      **common))
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, momentum_decay=momentum_decay),
+                         **common)
 
     def init_state(self, p, group):
         return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}

@@ -28,9 +28,13 @@ class Optimizer:
     closure_kind = "loss"         # "loss": closure returns the loss after backward(); "residuals": see LM
     decoupled_weight_decay = False
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults, **common):
+        unknown = set(common) - set(_COMMON)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown hyperparameter(s) {sorted(unknown)}; "
+                            f"known: {sorted(set(defaults) | set(_COMMON))}")
         for key, value in _COMMON.items():
-            defaults.setdefault(key, value)
+            defaults.setdefault(key, common.get(key, value))
         self.defaults = dict(defaults)
         self.state = {}           # id(param) -> dict of arrays / Python scalars
         self.param_groups = []

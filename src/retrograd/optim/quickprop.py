@@ -20,7 +20,7 @@ class Quickprop(Optimizer):
 
     def __init__(self, params, lr=0.01, mu=1.75, decay=1e-4, **common):
         """``lr`` is Fahlman's epsilon; ``decay`` his weight-decay term (0.0001), added to the slope."""
-        super().__init__(params, dict(lr=lr, mu=mu, decay=decay, **common))
+        super().__init__(params, dict(lr=lr, mu=mu, decay=decay), **common)
 
     def init_state(self, p, group):
         return {"prev_slope": np.zeros_like(p), "prev_step": np.zeros_like(p)}

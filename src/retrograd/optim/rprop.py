@@ -24,7 +24,7 @@ class _RpropBase(Optimizer):
         etam, etap = etas
         if not 0.0 < etam < 1.0 < etap:
             raise ValueError(f"{type(self).__name__}: need 0 < eta_minus < 1 < eta_plus, got etas={etas}")
-        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), **common))
+        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes)), **common)
         self._worse = False
         self._last_loss = None
 
@@ -125,3 +125,17 @@ class Sarprop(_RpropBase):
         if small.any():
             noise = self._rng.random(int(small.sum()))
             size[small] += group["k3"] * noise * err2 * anneal
+
+    def _global_state(self):
+        out = super()._global_state()
+        st = self._rng.bit_generator.state        # PCG64: two 128-bit ints and a buffered word
+        out.update(rng_state=st["state"]["state"], rng_inc=st["state"]["inc"], rng_has_uint32=st["has_uint32"],
+                   rng_uinteger=st["uinteger"])
+        return out
+
+    def _load_global_state(self, state):
+        super()._load_global_state(state)
+        if "rng_state" in state:
+            self._rng.bit_generator.state = {
+                "bit_generator": "PCG64", "state": {"state": int(state["rng_state"]), "inc": int(state["rng_inc"])},
+                "has_uint32": int(state["rng_has_uint32"]), "uinteger": int(state["rng_uinteger"])}
