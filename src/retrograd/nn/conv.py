@@ -19,6 +19,8 @@ from . import init
 from .module import Module, Parameter
 
 _UNFOLD = OPS["unfold"]
+_CONV = OPS["conv"]
+_MAX_POOL = OPS["max_pool"]
 
 
 def _tuple(v, d, name):
@@ -49,21 +51,17 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, name):
     if x.shape[1] != cin_g * groups or out_ch % groups:
         raise ValueError(f"{name}: input has {x.shape[1]} channels but weight {tuple(weight.shape)} "
                          f"with groups={groups} expects {cin_g * groups} (and out_channels divisible by groups)")
-    cols = unfold(x, weight.shape[2:], stride, padding, dilation)     # (N, *O, C, *K)
-    n, outs = cols.shape[0], cols.shape[1:1 + d]
-    rows = n * int(np.prod(outs))
-    kprod = int(np.prod(weight.shape[2:]))
-    if groups == 1:
-        y = F.matmul(F.reshape(cols, (rows, cin_g * kprod)),
-                     F.transpose(F.reshape(weight, (out_ch, cin_g * kprod))))
-    else:
-        a = F.transpose(F.reshape(cols, (rows, groups, cin_g * kprod)), (1, 0, 2))
-        w = F.transpose(F.reshape(weight, (groups, out_ch // groups, cin_g * kprod)), (0, 2, 1))
-        y = F.reshape(F.transpose(F.matmul(a, w), (1, 0, 2)), (rows, out_ch))
-    if bias is not None:
-        y = y + bias
-    y = F.reshape(y, (n,) + tuple(outs) + (out_ch,))
-    return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))
+    stride, padding = _tuple(stride, d, "stride"), _tuple(padding, d, "padding")
+    dilation = _tuple(dilation, d, "dilation")
+    outs = [(x.shape[2 + i] + 2 * padding[i] - dilation[i] * (weight.shape[2 + i] - 1) - 1) // stride[i] + 1
+            for i in range(d)]
+    if min(outs) < 1:
+        raise ValueError(f"{name}: input of shape {tuple(x.shape)} is smaller than the kernel "
+                         f"{tuple(weight.shape[2:])} (dilation {dilation}, padding {padding})")
+    if bias is None:
+        bias = np.zeros(out_ch, dtype=weight.dtype)
+    return apply(_CONV, x, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                 groups=int(groups))
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -84,16 +82,11 @@ def _pool(x, kernel_size, stride, padding, d, kind, name):
     p = _tuple(padding, d, "padding")
     if any(2 * pi > ki for pi, ki in zip(p, k)):
         raise ValueError(f"{name}: padding {p} must be at most half the kernel {k}")
-    pad_value = -np.inf if kind == "max" else 0.0
-    cols = unfold(x, k, s, p, 1, pad_value)                          # (N, *O, C, *K)
-    lead = cols.shape[:2 + d]
-    flat = F.reshape(cols, lead + (int(np.prod(k)),))
     if kind == "max":
-        # the first maximum of each window takes the whole gradient, as in PyTorch
-        idx = np.argmax(flat.data, axis=-1)[..., None]
-        y = F.reshape(F.take_along_axis(flat, idx, axis=-1), lead)
-    else:
-        y = F.mean(flat, axis=-1)
+        return apply(_MAX_POOL, x, kernel=k, stride=s, padding=p)
+    cols = unfold(x, k, s, p, 1, 0.0)                                 # (N, *O, C, *K)
+    lead = cols.shape[:2 + d]
+    y = F.mean(F.reshape(cols, lead + (int(np.prod(k)),)), axis=-1)
     return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))
 
 

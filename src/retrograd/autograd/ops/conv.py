@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from .registry import primitive
+from .registry import ARRAY_MATH, primitive
 
 
 def out_size(size, k, stride, pad, dil):
@@ -70,3 +70,150 @@ def fold(cols, size, kernel, stride, padding, dilation):
 @fold.defvjp
 def fold_vjp(m, needs, g, out, cols, size, kernel, stride, padding, dilation):
     return (m.unfold(g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),)
+
+
+# --------------------------------------------------------------------- fused convolution and max-pool
+#
+# A convolution as separate recorded ops (unfold, reshape, matmul, add, transpose)
+# costs five nodes and a transposed GEMM operand; as one primitive it is one node
+# whose array backward does exactly three GEMMs and one col2im. The products are
+# small (W5: 4096x144 @ 144x32), so they run with BLAS on one thread: on the
+# shared 2-core machine a second BLAS thread made each product 10x slower.
+# Under create_graph the rule differentiates the composite instead (higher order).
+
+_SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not pay
+
+
+def _blas_limit(macs):
+    from .recurrent import single_thread_blas
+    return single_thread_blas() if macs < _SMALL_GEMM else _nullcontext()
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _conv_geometry(x, w, stride, padding, dilation):
+    d = w.ndim - 2
+    kernel = tuple(w.shape[2:])
+    outs = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i]) for i in range(d))
+    return d, kernel, outs
+
+
+@primitive
+def conv(x, w, b, stride, padding, dilation, groups):
+    d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
+    n, out_ch = x.shape[0], w.shape[0]
+    cols = unfold.forward(x, kernel, stride, padding, dilation)
+    rows, k = n * int(np.prod(outs)), cols.size // (n * int(np.prod(outs)))
+    with _blas_limit(rows * k * out_ch // groups):
+        if groups == 1:
+            y = cols.reshape(rows, k) @ w.reshape(out_ch, k).T
+        else:
+            cg, og = k // groups, out_ch // groups
+            c3 = cols.reshape(rows, groups, cg)
+            w3 = w.reshape(groups, og, cg)
+            y = np.empty((rows, out_ch), dtype=np.result_type(cols, w))
+            for gi in range(groups):
+                y[:, gi * og:(gi + 1) * og] = c3[:, gi, :] @ w3[gi].T
+    y += b
+    return np.moveaxis(y.reshape((n,) + outs + (out_ch,)), -1, 1)
+
+
+def conv_composite(x, w, b, stride, padding, dilation, groups):
+    """The same convolution as recorded ops (unfold + matmul), for create_graph."""
+    from .. import functions as F
+    d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
+    n, out_ch, cin_g = x.shape[0], w.shape[0], w.shape[1]
+    cols = unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    rows, kp = n * int(np.prod(outs)), int(np.prod(kernel))
+    if groups == 1:
+        y = F.matmul(F.reshape(cols, (rows, cin_g * kp)), F.transpose(F.reshape(w, (out_ch, cin_g * kp))))
+    else:
+        a = F.transpose(F.reshape(cols, (rows, groups, cin_g * kp)), (1, 0, 2))
+        wg = F.transpose(F.reshape(w, (groups, out_ch // groups, cin_g * kp)), (0, 2, 1))
+        y = F.reshape(F.transpose(F.matmul(a, wg), (1, 0, 2)), (rows, out_ch))
+    y = F.reshape(y + b, (n,) + outs + (out_ch,))
+    return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))
+
+
+def _recorded(composite, g, inputs, needs, **kw):
+    from ..engine import compute_grads
+    from ..tensor import Tensor
+    y = composite(*inputs, **kw)
+    wanted = [a for a, n in zip(inputs, needs) if n and isinstance(a, Tensor)]
+    grads = iter(compute_grads([y], [g], inputs=wanted, create_graph=True, accumulate=False))
+    return tuple(next(grads) if (n and isinstance(a, Tensor)) else None for a, n in zip(inputs, needs))
+
+
+@conv.defvjp
+def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
+    if m is not ARRAY_MATH:
+        return _recorded(conv_composite, g, (x, w, b), needs, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups)
+    d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
+    n, out_ch = x.shape[0], w.shape[0]
+    rows = n * int(np.prod(outs))
+    gy = np.ascontiguousarray(np.moveaxis(g, 1, -1)).reshape(rows, out_ch)
+    k = w.size // out_ch
+    gx = gw = gb = None
+    if needs[2]:
+        gb = gy.sum(axis=0)
+    with _blas_limit(rows * k * out_ch):
+        if groups == 1:
+            w2 = w.reshape(out_ch, k)
+            if needs[1]:
+                cols = unfold.forward(x, kernel, stride, padding, dilation).reshape(rows, k)
+                gw = (gy.T @ cols).reshape(w.shape)
+            if needs[0]:
+                dcols = gy @ w2
+        else:
+            cg, og = k, out_ch // groups                    # k is already per group here
+            w3 = w.reshape(groups, og, cg)
+            if needs[1]:
+                c3 = unfold.forward(x, kernel, stride, padding, dilation).reshape(rows, groups, cg)
+                gw = np.stack([gy[:, gi * og:(gi + 1) * og].T @ c3[:, gi, :] for gi in range(groups)])
+                gw = gw.reshape(w.shape)
+            if needs[0]:
+                dcols = np.concatenate([gy[:, gi * og:(gi + 1) * og] @ w3[gi] for gi in range(groups)], axis=1)
+    if needs[0]:
+        dcols = dcols.reshape((n,) + outs + (x.shape[1],) + kernel)
+        gx = fold.forward(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation)
+    return gx, gw, gb
+
+
+@primitive
+def max_pool(x, kernel, stride, padding):
+    cols = unfold.forward(x, kernel, stride, padding, (1,) * len(kernel), -np.inf)
+    flat = cols.reshape(cols.shape[:-len(kernel)] + (-1,))
+    y = flat.max(axis=-1)                                     # (N, *O, C)
+    return np.moveaxis(y, -1, 1)
+
+
+def max_pool_composite(x, kernel, stride, padding):
+    """Max-pool as recorded ops; the first maximum of each window takes the gradient (as PyTorch)."""
+    from .. import functions as F
+    d = len(kernel)
+    cols = unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=(1,) * d, pad_value=-np.inf)
+    lead = cols.shape[:2 + d]
+    flat = F.reshape(cols, lead + (int(np.prod(kernel)),))
+    idx = np.argmax(flat.data, axis=-1)[..., None]
+    y = F.reshape(F.take_along_axis(flat, idx, axis=-1), lead)
+    return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))
+
+
+@max_pool.defvjp
+def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
+    if m is not ARRAY_MATH:
+        return _recorded(max_pool_composite, g, (x,), needs, kernel=kernel, stride=stride, padding=padding)
+    d = len(kernel)
+    cols = unfold.forward(x, kernel, stride, padding, (1,) * d, -np.inf)
+    flat = cols.reshape(cols.shape[:-d] + (-1,))
+    idx = np.argmax(flat, axis=-1)[..., None]                 # first maximum, as PyTorch
+    dflat = np.zeros_like(flat)
+    np.put_along_axis(dflat, idx, np.moveaxis(g, 1, -1)[..., None], axis=-1)
+    return (fold.forward(dflat.reshape(cols.shape), tuple(x.shape[2:]), kernel, stride, padding, (1,) * d),)

@@ -1,0 +1,133 @@
+"""W5 conv-digits (WORKLOADS.md): retrograd's Conv2d/MaxPool2d against PyTorch eager, in the same process.
+
+    python benchmarks/bench_w5_conv.py [--repeats 3] [--no-torch]
+
+Prints one JSON line per framework (the fields of ../shared/bench/peers),
+then a summary line with ``speedup_vs_torch`` (torch's s/epoch over ours) and
+both test accuracies (reference 0.9694). Timing covers the 10 training
+epochs only; the warm-up is 1 epoch.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "peers"
+sys.path.insert(0, str(PEERS))
+import common as C  # noqa: E402 - the shared data, init and shuffle rules
+
+import retrograd as rg  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_w4_lstm import make_adam  # noqa: E402 - rg.optim.Adam, or torch's rule locally
+
+
+def build():
+    nn = rg.nn
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
+
+
+def ours():
+    Xtr, Xte, ytr, yte = C.digits_split()
+    Xtr, Xte = Xtr.reshape(-1, 1, 8, 8), Xte.reshape(-1, 1, 8, 8)
+    perms = C.epoch_permutations(len(Xtr), C.W5_EPOCHS, C.W5_SHUFFLE_SEED)
+    epochs = [C.batches(p, C.W5_BATCH) for p in perms]
+    model = build()
+    which = []
+
+    def train(eps):
+        w1, b1, w2, b2, wf, bf = C.w5_init()
+        model.load_state_dict({"0.weight": w1, "0.bias": b1, "2.weight": w2, "2.bias": b2,
+                               "6.weight": np.ascontiguousarray(wf.T), "6.bias": bf})
+        opt, name = make_adam(model.parameters(), C.W5_LR)
+        which[:] = [name]
+        t0 = time.perf_counter()
+        for ep in eps:
+            for idx in ep:
+                opt.zero_grad()
+                loss = rg.nn.functional.cross_entropy(model(rg.Tensor(Xtr[idx])), ytr[idx])
+                loss.backward()
+                opt.step()
+        return time.perf_counter() - t0
+
+    warm = train(epochs[:1])
+
+    def once():
+        t = train(epochs)
+        with rg.no_grad():
+            acc = float(np.mean(model(rg.Tensor(Xte)).data.argmax(1) == yte))
+        return t, {"test_acc": round(acc, 4)}
+    times, info = C.run_repeats(once, repeats=C.REPEATS)
+    return C.emit("retrograd", "W5", times, s_per_epoch=round(C.median(times) / C.W5_EPOCHS, 6),
+                  warmup_s=round(warm, 3), optimizer=which[0], **info)
+
+
+def torch_eager():
+    import torch
+    import torch.nn as tnn
+    import torch.nn.functional as F
+    torch.set_num_threads(2)
+    Xtr, Xte, ytr, yte = C.digits_split()
+    Xtr_t = torch.from_numpy(Xtr.reshape(-1, 1, 8, 8).copy())
+    Xte_t = torch.from_numpy(Xte.reshape(-1, 1, 8, 8).copy())
+    ytr_t = torch.from_numpy(ytr)
+    perms = C.epoch_permutations(len(Xtr), C.W5_EPOCHS, C.W5_SHUFFLE_SEED)
+    epochs = [[torch.from_numpy(i) for i in C.batches(p, C.W5_BATCH)] for p in perms]
+    model = tnn.Sequential(tnn.Conv2d(1, 16, 3, padding=1), tnn.ReLU(),
+                           tnn.Conv2d(16, 32, 3, padding=1), tnn.ReLU(),
+                           tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(32 * 4 * 4, 10))
+
+    def train(eps):
+        with torch.no_grad():
+            for p, v in zip(model.parameters(), C.w5_init()):
+                p.copy_(torch.from_numpy(v))
+        opt = torch.optim.Adam(model.parameters(), lr=C.W5_LR)
+        t0 = time.perf_counter()
+        for ep in eps:
+            for idx in ep:
+                opt.zero_grad()
+                loss = F.cross_entropy(model(Xtr_t[idx]), ytr_t[idx])
+                loss.backward()
+                opt.step()
+        return time.perf_counter() - t0
+
+    warm = train(epochs[:1])
+
+    def once():
+        t = train(epochs)
+        with torch.no_grad():
+            acc = (model(Xte_t).argmax(1).numpy() == yte).mean()
+        return t, {"test_acc": round(float(acc), 4)}
+    times, info = C.run_repeats(once, repeats=C.REPEATS)
+    return C.emit("torch", "W5", times, s_per_epoch=round(C.median(times) / C.W5_EPOCHS, 6),
+                  warmup_s=round(warm, 3), threads=torch.get_num_threads(), torch=torch.__version__, **info)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=None, help="repeats per figure (default 3)")
+    p.add_argument("--no-torch", action="store_true", help="run retrograd only")
+    a = p.parse_args()
+    if a.repeats:
+        C.REPEATS = a.repeats
+        os.environ["BENCH_REPEATS"] = str(a.repeats)
+    mine = ours()
+    summary = {"workload": "W5", "summary": True, "s_per_epoch": mine["s_per_epoch"],
+               "test_acc": mine["test_acc"]}
+    if not a.no_torch:
+        peer = torch_eager()
+        summary["torch_s_per_epoch"] = peer["s_per_epoch"]
+        summary["torch_test_acc"] = peer["test_acc"]
+        summary["speedup_vs_torch"] = round(peer["s_per_epoch"] / mine["s_per_epoch"], 2)
+        summary["target"] = ">= 1.0 and test_acc 0.9694"
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
