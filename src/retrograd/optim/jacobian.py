@@ -22,10 +22,12 @@ class _CannotSplit(Exception):
     """The graph uses a parameter in a way the per-sample sweep does not handle."""
 
 
-def residual_jacobian(r, params, method="auto"):
+def residual_jacobian(r, params, method="auto", check=True):
     """J of shape (r.size, P) for the flat residuals r (Tensor with its graph) and flat parameters.
 
-    ``method``: "auto" (per_sample, else reverse), "per_sample" or "reverse".
+    ``method``: "auto" (per_sample, else reverse), "per_sample" or "reverse". With "auto" and
+    ``check``, one extra backward with a random cotangent u confirms uᵀJ (rows independent);
+    a caller that evaluates the same function every step may check only once.
     Rows follow ``r.reshape(-1)``; columns follow the parameters in order, each raveled.
     """
     if not isinstance(r, Tensor) or not r.requires_grad:
@@ -34,7 +36,7 @@ def residual_jacobian(r, params, method="auto"):
     if method in ("auto", "per_sample") and r.ndim >= 1:
         try:
             J = _per_sample(r, params)
-            if method == "auto":
+            if method == "auto" and check:
                 _check_rows_independent(r, params, J)
             return J
         except _CannotSplit as why:

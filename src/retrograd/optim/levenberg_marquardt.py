@@ -30,6 +30,7 @@ class LevenbergMarquardt(Optimizer):
             raise ValueError(f"{type(self).__name__} works on one parameter group (the flat parameter vector)")
         self._flat = FlatParams(self.param_groups[0]["params"])
         self.error_weights = None if error_weights is None else np.asarray(error_weights, dtype=np.float64)
+        self._rows_checked = False
         self.stopped = False          # True once mu exceeded mu_max: no step reduces E any more
         self.n_iter = 0
 
@@ -63,7 +64,10 @@ class LevenbergMarquardt(Optimizer):
     def _linearise(self, closure):
         """(flat residual vector, J) at the current parameters, both scaled by sqrt(w)."""
         r = self._residuals(closure, graph=True)
-        J = residual_jacobian(r, self._flat.params, method=self.param_groups[0]["jacobian"])
+        # the function is the same every step (full batch): confirm row independence once
+        J = residual_jacobian(r, self._flat.params, method=self.param_groups[0]["jacobian"],
+                              check=not self._rows_checked)
+        self._rows_checked = True
         sw = self._weights(r)
         sw = None if sw is None else np.sqrt(sw)
         rv = r.data.reshape(-1)
@@ -79,10 +83,10 @@ class LevenbergMarquardt(Optimizer):
         lam = mu + extra_diag
         if extra_grad is None and n < p:
             A = J @ J.T
-            A[np.diag_indices_from(A)] += lam
+            A.flat[::n + 1] += lam
             return -J.T @ _spd_solve(A, rv)
         A = J.T @ J
-        A[np.diag_indices_from(A)] += lam
+        A.flat[::p + 1] += lam
         g = J.T @ rv
         if extra_grad is not None:
             g = g + extra_grad
