@@ -5,7 +5,7 @@ from .trainer import Trainer
 def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", batch_size=32,
         validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
         shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
-        progress=None, train_metrics=True):
+        progress=None, train_metrics=True, blas_threads="auto", bptt=None):
     """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
 
     - ``loss``: a loss module, a function ``f(outputs, targets)`` or a name for ``rg.nn.get_loss``.
@@ -29,10 +29,17 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
       checkpoint path to continue from, bit for bit.
     - ``nan_guard``: stop on a non-finite loss or weights and restore the last good weights.
     - ``quiet``: no progress output; ``progress``: a custom ``ProgressBar``.
+    - ``train_metrics``: also compute ``metrics`` on the training set (one extra forward pass).
+    - ``bptt``: ``(k1, k2)`` (or one int for k1 = k2) trains a recurrent model by truncated BPTT:
+      X is (N, T, features), y (N, T, ...), and the model is called ``out, state = model(x, state)``
+      (see ``retrograd.training.bptt``). Each batch of sequences gives ceil(T / k1) updates.
+    - ``blas_threads``: ``'auto'`` runs small steps (batch rows x parameters < 2**21) on one BLAS
+      thread, an int sets the count, None leaves BLAS alone (needs threadpoolctl).
     """
     trainer = Trainer(model, loss, optimizer, mode=mode, batch_size=batch_size, metrics=metrics,
                       callbacks=callbacks, stop=stop, scheduler=scheduler, seed=seed,
                       shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
-                      checkpoint=checkpoint, train_metrics=train_metrics)
+                      checkpoint=checkpoint, train_metrics=train_metrics,
+                      blas_threads=blas_threads, bptt=bptt)
     return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
                        validation_split=validation_split, resume=resume)

@@ -71,7 +71,7 @@ class AllCorrect(StoppingRule):
 
     def on_epoch_end(self, epoch, logs=None):
         from .metrics import accuracy
-        acc = accuracy(self.trainer.train_outputs(), self.trainer.y_train, self.threshold)
+        acc = accuracy(*self.trainer.train_pairs(), self.threshold)
         if acc == 1.0:
             self.stop("all training examples classified correctly")
 
@@ -84,7 +84,7 @@ class BitFail(StoppingRule):
         self.max_fail = int(max_fail)
 
     def on_epoch_end(self, epoch, logs=None):
-        fails = bit_fail(self.trainer.train_outputs(), self.trainer.y_train, self.limit)
+        fails = bit_fail(*self.trainer.train_pairs(), self.limit)
         logs["bit_fail"] = fails
         if fails <= self.max_fail:
             self.stop(f"bit fail: {fails} outputs off by more than {self.limit} (allowed {self.max_fail})")

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ..autograd.tensor import GradMode, Tensor
+from .bptt import TruncatedBPTT, bptt_closure, flatten_time
 from .batching import ShuffleOrder, batch_bounds, batch_size_for
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
@@ -13,6 +14,7 @@ from .history import History
 from .metrics import get_metric
 from .residuals import residual_function
 from .stopping import get_stopping_rules
+from .threads import blas_threads
 
 EVAL_CHUNK = 4096  # rows per no-grad forward when evaluating, to bound memory
 
@@ -33,7 +35,8 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, *, mode="minibatch", batch_size=32, metrics=(),
                  callbacks=(), stop=None, scheduler=None, seed=0, shuffle=True, quiet=False,
-                 nan_guard=True, progress=None, checkpoint=None, train_metrics=True):
+                 nan_guard=True, progress=None, checkpoint=None, train_metrics=True,
+                 blas_threads="auto", bptt=None):
         self.model = model
         self.loss_fn, self.loss_name = _resolve_loss(loss)
         self.optimizer = optimizer
@@ -44,6 +47,11 @@ class Trainer:
         self.shuffle = shuffle
         self.nan_guard = nan_guard
         self.train_metrics = train_metrics
+        self.blas_threads = blas_threads
+        self.bptt = None
+        if bptt is not None:
+            k1, k2 = (bptt, bptt) if isinstance(bptt, int) else tuple(bptt)
+            self.bptt = TruncatedBPTT(k1, k2)
         self.params = [p for p in model.parameters()]
         self.closure_kind = getattr(optimizer, "closure_kind", "loss")
         self.history = History()
@@ -94,8 +102,10 @@ class Trainer:
         self._t0 = time.perf_counter() - (self.history.last("time") or 0.0)
         self._good = self.snapshot()
         self.callbacks.fire("on_train_begin", {})
-        while self.epoch < self.epochs and not self.stop_training:
-            self._run_epoch()
+        n_params = sum(p.data.size for p in self.params)
+        with blas_threads(self.blas_threads, size, n_params):
+            while self.epoch < self.epochs and not self.stop_training:
+                self._run_epoch()
         if not self.stop_training:
             self.stop_reason = f"max epochs: reached {self.epochs}"
         self.history.stop_reason = self.stop_reason
@@ -134,6 +144,8 @@ class Trainer:
         fire = self.callbacks.fire
         wrap = Tensor._wrap
         isfinite = math.isfinite
+        if self.bptt is not None:
+            return self._run_bptt_batches(X, y)
         total = 0.0
         for b, (s, e) in enumerate(self.bounds):
             self._xb = wrap(X[s:e])
@@ -149,6 +161,26 @@ class Trainer:
             if events:
                 fire("on_batch_end", b, {"batch": b, "size": e - s, "loss": value})
         return total
+
+    def _run_bptt_batches(self, X, y):
+        """Batches of whole sequences, each cut into TBPTT updates; the loss is per time step."""
+        total, count = 0.0, 0
+        events = self.callbacks.wants_batch_events
+        for b, (s, e) in enumerate(self.bounds):
+            if events:
+                self.callbacks.fire("on_batch_begin", b, {"batch": b, "size": e - s})
+            part, n = self.bptt.run_batch(self, X[s:e], y[s:e])
+            if not math.isfinite(part):
+                self._nan_stop(f"batch {b + 1}")
+                return None
+            total += part
+            count += n
+            if events:
+                self.callbacks.fire("on_batch_end", b, {"batch": b, "size": e - s, "loss": part / n})
+        return total / count * len(X)   # the caller divides by the number of sequences
+
+    def _bptt_closure(self):
+        return bptt_closure(self)
 
     def _loss_closure(self):
         self.optimizer.zero_grad()
@@ -178,13 +210,21 @@ class Trainer:
         saved = GradMode.enabled
         GradMode.enabled = False
         try:
-            outs = [self.model(Tensor._wrap(X[s:s + EVAL_CHUNK])).data for s in range(0, len(X), EVAL_CHUNK)]
+            outs = [self._forward(Tensor._wrap(X[s:s + EVAL_CHUNK])).data
+                    for s in range(0, len(X), EVAL_CHUNK)]
         finally:
             GradMode.enabled = saved
             self.model.train(was_training)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
+    def _forward(self, x):
+        if self.bptt is not None:   # recurrent protocol: whole sequences from a fresh state
+            return self.model(x, None)[0]
+        return self.model(x)
+
     def _loss_value(self, out, y):
+        if self.bptt is not None:
+            out, y = flatten_time(out, y)
         saved = GradMode.enabled
         GradMode.enabled = False
         try:
@@ -198,17 +238,26 @@ class Trainer:
             self._train_out = self.predict(self.X_train)
         return self._train_out
 
+    def train_pairs(self):
+        """(outputs, targets) on the training set, one row per example (per time step with bptt)."""
+        return self._per_step(self.train_outputs(), self.y_train)
+
     def _evaluate(self, logs):
         if self.metrics and self.train_metrics:
-            out = self.train_outputs()
+            out, y = self._per_step(self.train_outputs(), self.y_train)
             for name, fn in self.metrics:
-                logs[name] = fn(out, self.y_train)
+                logs[name] = fn(out, y)
         if self.val is not None:
             Xv, yv = self.val
             out = self.predict(Xv)
             logs["val_loss"] = self._loss_value(out, yv)
+            out, yv = self._per_step(out, yv)
             for name, fn in self.metrics:
                 logs["val_" + name] = fn(out, yv)
+
+    def _per_step(self, out, y):
+        """Sequence outputs count one example per time step for metrics."""
+        return flatten_time(out, y) if self.bptt is not None else (out, y)
 
     def _current_lr(self):
         groups = getattr(self.optimizer, "param_groups", None)
