@@ -22,12 +22,13 @@ class _CannotSplit(Exception):
     """The graph uses a parameter in a way the per-sample sweep does not handle."""
 
 
-def residual_jacobian(r, params, method="auto", check=True):
+def residual_jacobian(r, params, method="auto", check=True, out=None):
     """J of shape (r.size, P) for the flat residuals r (Tensor with its graph) and flat parameters.
 
     ``method``: "auto" (per_sample, else reverse), "per_sample" or "reverse". With "auto" and
     ``check``, one extra backward with a random cotangent u confirms uᵀJ (rows independent);
-    a caller that evaluates the same function every step may check only once.
+    a caller that evaluates the same function every step may check only once. ``out``: a
+    buffer of the right shape and dtype to reuse (saves allocating and faulting in a large J).
     Rows follow ``r.reshape(-1)``; columns follow the parameters in order, each raveled.
     """
     if not isinstance(r, Tensor) or not r.requires_grad:
@@ -35,7 +36,7 @@ def residual_jacobian(r, params, method="auto", check=True):
                          "(with its graph); did the closure run under no_grad() or detach the output?")
     if method in ("auto", "per_sample") and r.ndim >= 1:
         try:
-            J = _per_sample(r, params)
+            J = _per_sample(r, params, out)
             if method == "auto" and check:
                 _check_rows_independent(r, params, J)
             return J
@@ -73,38 +74,39 @@ def _reverse(r, params):
     return J
 
 
-def _per_sample(r, params):
+def _per_sample(r, params, out=None):
     N = r.shape[0]
     if N < 2:
         raise _CannotSplit("a single sample")
     K = r.data.size // N
     index = {id(p): i for i, p in enumerate(params)}
     order = topological_order([r])
-    # a parameter must be used directly by ops, each with the batch on axis 0
     sizes = [p.data.size for p in params]
     offsets = np.cumsum([0] + sizes)
     dtype = np.result_type(r.data.dtype, *[p.data.dtype for p in params])
-    J = np.zeros((N, K, offsets[-1]), dtype=dtype)
+    shape = (N * K, int(offsets[-1]))
+    J = out if out is not None and out.shape == shape and out.dtype == dtype else np.empty(shape, dtype)
+    J3 = J.reshape(N, K, -1)
     for k in range(K):
         seed = np.zeros((N, K), dtype=r.data.dtype)
         seed[:, k] = 1.0
-        per = _sweep(r, order, seed.reshape(r.shape), index, N)
-        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:])):
-            if per[i] is not None:
-                J[:, k, a:b] = per[i].reshape(N, -1)
-    return J.reshape(N * K, -1)
+        # each parameter's per-sample gradients are written straight into its block of J
+        views = [J3[:, k, a:b].reshape((N,) + p.data.shape) for p, a, b in zip(params, offsets[:-1], offsets[1:])]
+        written = _sweep(r, order, seed.reshape(r.shape), index, N, views)
+        for v, w in zip(views, written):
+            if not w:
+                v[...] = 0
+    return J
 
 
-def _sweep(r, order, seed, index, N):
-    """One backward pass from r seeded with ``seed``; returns per-sample gradients (N,)+p.shape per param."""
+def _sweep(r, order, seed, index, N, views):
+    """One backward pass from r seeded with ``seed``, per-sample parameter gradients written into ``views``."""
     grads = {id(r): seed}
-    per = [None] * len(index)
+    written = [False] * len(index)
     m = ARRAY_MATH
     for t in order:
         g = grads.pop(id(t), None)
         if g is None or t._op is None:
-            if g is not None and id(t) not in index:
-                continue
             continue
         inputs = t._inputs
         needs, args, param_slots = [], [], []
@@ -132,13 +134,13 @@ def _sweep(r, order, seed, index, N):
                 grads[k] = share if prev is None else prev + share
         for j in param_slots:
             i = index[id(inputs[j])]
-            share = _param_share(t, j, g, args, N)
-            per[i] = share if per[i] is None else per[i] + share
-    return per
+            _param_share(t, j, g, args, N, views[i], written[i])
+            written[i] = True
+    return written
 
 
-def _param_share(t, j, g, args, N):
-    """The per-sample gradient (N,)+p.shape of input j (a parameter) of node t, cotangent g."""
+def _param_share(t, j, g, args, N, out, accumulate):
+    """Write (or add) the per-sample gradient (N,)+p.shape of input j (a parameter) of node t into ``out``."""
     p = args[j]
     name = t._op.name
     if g.ndim == 0 or g.shape[0] != N:
@@ -146,15 +148,21 @@ def _param_share(t, j, g, args, N):
     if name == "matmul" and j == 1 and p.ndim == 2 and args[0].ndim >= 2 and args[0].shape[0] == N:
         x = args[0].reshape(N, -1, p.shape[0])
         gg = g.reshape(N, -1, p.shape[1])
-        if x.shape[1] == 1:
-            return x[:, 0, :, None] * gg[:, 0, None, :]
-        return np.einsum("nti,nto->nio", x, gg)
-    if name in ("add", "sub", "mul", "div", "maximum", "minimum", "pow", "where"):
+        if x.shape[1] == 1 and not accumulate:
+            np.multiply(x[:, 0, :, None], gg[:, 0, None, :], out=out)      # outer products, no temporary
+            return
+        share = np.einsum("nti,nto->nio", x, gg)
+    elif name in ("add", "sub", "mul", "div", "maximum", "minimum", "pow", "where"):
         needs = [False] * len(args)
         needs[j] = True
         share = t._op.vjp(ARRAY_MATH, needs, g, t.data, *args, **t._kw)[j]
-        return _per_sample_sum_to(share, p.shape, N, name)
-    raise _CannotSplit(f"a parameter is an input of {name}")
+        share = _per_sample_sum_to(share, p.shape, N, name)
+    else:
+        raise _CannotSplit(f"a parameter is an input of {name}")
+    if accumulate:
+        out += share
+    else:
+        out[...] = share
 
 
 def _per_sample_sum_to(share, shape, N, name):

@@ -31,6 +31,7 @@ class LevenbergMarquardt(Optimizer):
         self._flat = FlatParams(self.param_groups[0]["params"])
         self.error_weights = None if error_weights is None else np.asarray(error_weights, dtype=np.float64)
         self._rows_checked = False
+        self._jbuf = None
         self.stopped = False          # True once mu exceeded mu_max: no step reduces E any more
         self.n_iter = 0
 
@@ -66,8 +67,9 @@ class LevenbergMarquardt(Optimizer):
         r = self._residuals(closure, graph=True)
         # the function is the same every step (full batch): confirm row independence once
         J = residual_jacobian(r, self._flat.params, method=self.param_groups[0]["jacobian"],
-                              check=not self._rows_checked)
+                              check=not self._rows_checked, out=self._jbuf)
         self._rows_checked = True
+        self._jbuf = J                # reused next step: same shape, no new allocation
         sw = self._weights(r)
         sw = None if sw is None else np.sqrt(sw)
         rv = r.data.reshape(-1)
