@@ -27,7 +27,8 @@ class SGD(Optimizer):
                 v = state["momentum_buffer"] = np.array(g, copy=True)
             else:
                 v *= mu
-                v += (1.0 - group["dampening"]) * g
+                damp = group["dampening"]
+                v += g if damp == 0 else (1.0 - damp) * g
             g = g + mu * v if group["nesterov"] else v
         p -= group["lr"] * g
 

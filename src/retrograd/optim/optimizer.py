@@ -116,6 +116,8 @@ class Optimizer:
                 params.append(p)
                 grads.append(p.grad.data)
         cv, cn, wd = group["clip_value"], group["clip_norm"], group["weight_decay"]
+        if cv is None and cn is None and not wd:       # the common case, kept cheap (W1: 8000 tiny steps)
+            return params, grads
         if cv is not None:
             grads = [np.clip(g, -cv, cv) for g in grads]
         if cn is not None:
