@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "peers"
+# ../shared/bench/peers next to the repository (as in CI); BENCH_PEERS overrides it.
+PEERS = Path(os.environ.get("BENCH_PEERS")
+             or Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "peers")
 sys.path.insert(0, str(PEERS))
 import common as C  # noqa: E402 - the shared data, init and shuffle rules
 
