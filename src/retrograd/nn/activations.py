@@ -3,9 +3,6 @@
 The functions are composites of engine primitives, so every derivative of
 every order follows; the modules only hold their hyper-parameters.
 """
-import math
-
-from .. import autograd as _ag  # noqa: F401 - ensures primitives are registered
 from ..autograd import functions as F
 from .module import Module
 
@@ -165,5 +162,3 @@ def get_activation(name, **kw):
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(activation_names())}")
     return ACTIVATIONS[key](**kw)
 
-
-_ = math  # (math kept for readers computing gains next to activations)

@@ -1,9 +1,9 @@
 """Convolution and pooling: conv1d/conv2d (stride, padding, dilation, groups), max and average pooling.
 
-A convolution is ``unfold`` (im2col, one strided copy) followed by one matrix
-product per group, so its backward is one GEMM for the weight, one for the
-input patches and a col2im (``fold``); every order of derivative follows from
-those primitives. Parameter names and shapes are PyTorch's: ``weight`` is
+A convolution is one fused primitive (``autograd/ops/conv.py``): im2col with
+one strided copy and one GEMM per group forward; one GEMM for the weight, one
+for the patches and a col2im backward. Under ``create_graph`` it is
+differentiated as ``unfold`` + matmul, so every order of derivative works. Parameter names and shapes are PyTorch's: ``weight`` is
 (out_channels, in_channels/groups, *kernel) and ``bias`` (out_channels,), so
 weights copy 1:1 from torch.
 """
