@@ -83,13 +83,14 @@ class LevenbergMarquardt(Optimizer):
         """dx = -(JᵀJ + (mu + extra_diag) I)⁻¹ (Jᵀ r + extra_grad), by the smaller of the two systems."""
         n, p = J.shape
         lam = mu + extra_diag
+        # products in J's dtype (the big work); the small system is solved in float64
         if extra_grad is None and n < p:
-            A = J @ J.T
+            A = (J @ J.T).astype(np.float64)
             A.flat[::n + 1] += lam
-            return -J.T @ _spd_solve(A, rv)
-        A = J.T @ J
+            return -J.T @ _spd_solve(A, rv.astype(np.float64)).astype(J.dtype)
+        A = (J.T @ J).astype(np.float64)
         A.flat[::p + 1] += lam
-        g = J.T @ rv
+        g = (J.T @ rv).astype(np.float64)
         if extra_grad is not None:
             g = g + extra_grad
         return -_spd_solve(A, g)
