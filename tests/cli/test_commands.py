@@ -162,3 +162,33 @@ def test_default_train_completes_with_good_accuracy(tmp_path):
     info = json.loads((runs[0] / "run.json").read_text())
     assert info["test"]["accuracy"] >= (0.95 if info["dataset"] == "digits" else 1.0)
     assert "epoch" in result.stderr                                # progress went to stderr
+
+
+def test_two_dimensional_binary_run_draws_boundaries(tmp_path):
+    result = cli("train", "--data", "xor", "--out", "xor", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "xor" / "boundary.png").read_bytes()[:8] == PNG
+    info = json.loads((tmp_path / "xor" / "run.json").read_text())
+    assert info["task"] == "binary" and info["train"]["accuracy"] == 1.0 and info["train"]["loss"] < 0.05
+    (tmp_path / "in.csv").write_text("x0,x1\n0,0\n0,1\n1,0\n1,1\n")
+    pred = cli("predict", "xor", "in.csv", cwd=tmp_path)
+    lines = pred.stdout.splitlines()
+    assert lines[0] == "prediction,probability" and [l.split(",")[0] for l in lines[1:]] == ["0", "1", "1", "0"]
+    assert cli("plot", "xor", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "xor" / "boundary_final.png").read_bytes()[:8] == PNG
+
+
+def test_regression_csv_run(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, size=(200, 1))
+    rg.data.save_csv(tmp_path / "reg.csv", x, np.sin(x[:, 0]), ["x"], target="y")
+    result = cli("train", "--data", "csv", "--path", "reg.csv", "--target", "y", "--epochs", "150", "--lr", "0.01",
+                 "--out", "reg", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    info = json.loads((tmp_path / "reg" / "run.json").read_text())
+    assert info["task"] == "regression" and info["loss"] == "mse" and info["test"]["rmse"] < 0.15
+    for name in ("regression.png", "errors.png"):
+        assert (tmp_path / "reg" / name).read_bytes()[:8] == PNG
+    pred = cli("predict", "reg", "reg.csv", cwd=tmp_path)
+    values = np.array([float(v) for v in pred.stdout.splitlines()[1:]])
+    assert pred.stdout.startswith("prediction\n") and np.sqrt(np.mean((values - np.sin(x[:, 0])) ** 2)) < 0.15

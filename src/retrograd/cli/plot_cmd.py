@@ -21,6 +21,8 @@ def run_plot(run_dir, out=print):
         if run.info["threshold"] == 0.0:
             z = 1 / (1 + np.exp(-z))
         frames = (grid, [(f"epoch {run.info['epochs']} (final)", z)], X, y)
-    written = draw_run_plots(run.dir, history, run.info, model, X, y, outputs, frames)
+    # boundary.png holds the snapshots taken during training; the final one goes beside it
+    written = draw_run_plots(run.dir, history, run.info, model, X, y, outputs, frames,
+                             boundary_name="boundary_final.png")
     out(f"wrote {len(written)} figures in {run.dir}/: " + ", ".join(p.name for p in written))
     return 0

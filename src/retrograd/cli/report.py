@@ -30,7 +30,8 @@ def score(model, loss_fn, X, y, task, threshold):
     return result, out
 
 
-def draw_run_plots(directory, history, info, model=None, X=None, y=None, outputs=None, snapshots=None):
+def draw_run_plots(directory, history, info, model=None, X=None, y=None, outputs=None, snapshots=None,
+                   boundary_name="boundary.png"):
     """Every figure that applies to this run; returns the paths written."""
     from .. import plot
     written = []
@@ -42,7 +43,8 @@ def draw_run_plots(directory, history, info, model=None, X=None, y=None, outputs
     if outputs is not None and y is not None:
         if task == "classification":
             written.append(plot.plot_confusion_matrix(y, np.argmax(outputs, axis=1), directory / "confusion.png",
-                                                      class_names=[str(c) for c in range(info["n_outputs"])]))
+                                                      class_names=info.get("class_names")
+                                                      or [str(c) for c in range(info["n_outputs"])]))
         elif task == "regression":
             x = X[:, 0] if X is not None and X.shape[1] == 1 else None
             written.append(plot.plot_regression_fit(x, y, outputs, directory / "regression.png"))
@@ -53,5 +55,5 @@ def draw_run_plots(directory, history, info, model=None, X=None, y=None, outputs
         written.append(plot.plot_first_layer_weights(first.data, directory / "weights.png", info["image_shape"]))
     if snapshots:
         grid, frames, X2, y2 = snapshots
-        written.append(plot.plot_decision_boundary(frames, X2, y2, directory / "boundary.png", grid=grid))
+        written.append(plot.plot_decision_boundary(frames, X2, y2, directory / boundary_name, grid=grid))
     return written

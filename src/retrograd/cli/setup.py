@@ -11,6 +11,7 @@ GENERATED = ("xor", "parity", "encoder", "two_spirals", "symmetry")
 SHIPPED = {"digits": rgdata.load_digits, "iris": rgdata.load_iris, "wine": rgdata.load_wine,
            "breast_cancer": rgdata.load_breast_cancer}
 IMAGE_SHAPES = {"digits": (8, 8), "fashion_mnist": (28, 28)}
+CLASS_NAMES = {"fashion_mnist": list(rgdata.FASHION_MNIST_CLASSES)}
 
 # Settings that suit each classic small problem better than the general defaults; applied
 # before the user's config, so anything given explicitly wins, and written to the resolved config.

@@ -85,7 +85,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
     config["output"]["dir"] = str(directory)
     info = {"dataset": name, "source": prepared.source, "task": prepared.task, "n_inputs": prepared.n_inputs,
             "n_outputs": prepared.n_outputs, "feature_names": prepared.feature_names,
-            "image_shape": list(prepared.image_shape) if prepared.image_shape else None, "loss": loss_name,
+            "image_shape": list(prepared.image_shape) if prepared.image_shape else None,
+            "class_names": setup.CLASS_NAMES.get(name), "loss": loss_name,
             "threshold": threshold, "epochs": history.epochs, "stop_reason": history.stop_reason,
             "seconds": seconds, "train": train_score, "test": test_score, "retrograd": rg.__version__}
     save_run(directory, config, info, model, history, prepared.scaler)
