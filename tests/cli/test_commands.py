@@ -192,3 +192,19 @@ def test_regression_csv_run(tmp_path):
     pred = cli("predict", "reg", "reg.csv", cwd=tmp_path)
     values = np.array([float(v) for v in pred.stdout.splitlines()[1:]])
     assert pred.stdout.startswith("prediction\n") and np.sqrt(np.mean((values - np.sin(x[:, 0])) ** 2)) < 0.15
+
+
+def test_default_train_without_sklearn_is_xor(tmp_path):
+    """With scikit-learn unimportable, the embedded default falls back to XOR."""
+    fake = tmp_path / "fake"
+    (fake / "sklearn").mkdir(parents=True)
+    (fake / "sklearn" / "__init__.py").write_text("raise ImportError('scikit-learn hidden by the test')\n")
+    import os
+    env = dict(os.environ, PYTHONPATH=str(fake) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-m", "retrograd", "train", "-q", "--no-plots"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("retrograd train: xor")
+    run = next((tmp_path / "runs").iterdir())
+    info = json.loads((run / "run.json").read_text())
+    assert info["dataset"] == "xor" and info["train"]["accuracy"] == 1.0

@@ -94,6 +94,7 @@ SCHEMA = {
     "output": {
         "dir": _Key(str, None, help="run directory; default runs/<dataset>-<time>"),
         "plots": _Key(bool, True),
+        "gif": _Key(bool, False, help="also animate the decision boundary (2-D problems) as boundary.gif"),
         "format": _Key(str, "toml", ("toml", "json")),
     },
 }
@@ -102,17 +103,18 @@ OPEN_SECTIONS = ("loss", "optimizer", "scheduler")
 
 
 def default_dataset():
-    """The embedded default: digits, or XOR when scikit-learn (which ships digits) is absent."""
-    import importlib.util
-    return "digits" if importlib.util.find_spec("sklearn") is not None else "xor"
+    """The embedded default: digits, or XOR when scikit-learn (which ships digits) cannot be imported."""
+    try:
+        import sklearn.datasets  # noqa: F401
+    except ImportError:
+        return "xor"
+    return "digits"
 
 
 def defaults():
     """A config with every default filled in (dataset-dependent choices stay 'auto')."""
-    config = {section: {k: copy.deepcopy(spec.default) for k, spec in keys.items()}
-              for section, keys in SCHEMA.items()}
-    config["data"]["name"] = default_dataset()
-    return config
+    return {section: {k: copy.deepcopy(spec.default) for k, spec in keys.items()}
+            for section, keys in SCHEMA.items()}
 
 
 # ---------------------------------------------------------------------------- reading
@@ -355,6 +357,8 @@ def load(path=None, overrides=None, preset=None):
     name = (overrides.get("data") or {}).get("name") or data_raw.get("name")
     if isinstance(name, str) and name in DATASETS:
         config["data"]["name"] = name
+    elif name is None:
+        config["data"]["name"] = default_dataset()
     if preset is not None:
         config = preset(config, config["data"]["name"])
     if raw:

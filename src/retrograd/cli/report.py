@@ -31,7 +31,7 @@ def score(model, loss_fn, X, y, task, threshold):
 
 
 def draw_run_plots(directory, history, info, model=None, X=None, y=None, outputs=None, snapshots=None,
-                   boundary_name="boundary.png"):
+                   boundary_name="boundary.png", gif=False):
     """Every figure that applies to this run; returns the paths written."""
     from .. import plot
     written = []
@@ -55,5 +55,9 @@ def draw_run_plots(directory, history, info, model=None, X=None, y=None, outputs
         written.append(plot.plot_first_layer_weights(first.data, directory / "weights.png", info["image_shape"]))
     if snapshots:
         grid, frames, X2, y2 = snapshots
-        written.append(plot.plot_decision_boundary(frames, X2, y2, directory / boundary_name, grid=grid))
+        gif = directory / "boundary.gif" if gif else None
+        written.append(plot.plot_decision_boundary(frames, X2, y2, directory / boundary_name, grid=grid,
+                                                   gif_path=gif))
+        if gif is not None:
+            written.append(gif)
     return written

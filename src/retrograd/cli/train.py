@@ -93,7 +93,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
     written = []
     if config["output"]["plots"]:
         frames = (snapshots.grid, snapshots.frames, prepared.X_train, prepared.y_train) if snapshots else None
-        written = _plots(directory, history, info, model, prepared, test_out, frames, out)
+        written = _plots(directory, history, info, model, prepared, test_out, frames, out,
+                         gif=config["output"]["gif"])
     metric = "accuracy" if "accuracy" in test_score else "rmse"
     out(f"trained {history.epochs} epochs in {seconds:.1f} s"
         + (f" (stopped: {history.stop_reason})" if history.stop_reason else ""))
@@ -106,9 +107,10 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
     return 0
 
 
-def _plots(directory, history, info, model, prepared, test_out, frames, out):
+def _plots(directory, history, info, model, prepared, test_out, frames, out, gif=False):
     try:
-        return draw_run_plots(directory, history, info, model, prepared.X_test, prepared.y_test, test_out, frames)
+        return draw_run_plots(directory, history, info, model, prepared.X_test, prepared.y_test, test_out, frames,
+                              gif=gif)
     except ImportError as exc:
         out(f"(no plots: {exc})")
         return []
