@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "peers"
+_REPO = Path(__file__).resolve().parents[1]
+# CI and this machine keep the peers beside the repository; a copy may also sit inside it
+PEERS = next((p for p in (_REPO.parent / "shared" / "bench" / "peers", _REPO / "shared" / "bench" / "peers")
+              if (p / "common.py").exists()), _REPO.parent / "shared" / "bench" / "peers")
 sys.path.insert(0, str(PEERS))
 import common as C  # noqa: E402 - the shared data, init and shuffle rules
 
