@@ -73,3 +73,13 @@ def test_toml_round_trip():
     again = cfg.merge(cfg.defaults(), cfg._tomllib().loads(text))
     assert again["optimizer"]["lr"] == 0.5 and again["optimizer"]["nesterov"] is True
     assert again["model"] == config["model"] and again["train"] == config["train"]
+
+
+EXAMPLES = sorted((__import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "configs").glob("*.*"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_configs_validate(path):
+    config = cfg.load(path, preset=with_preset)
+    assert config["output"]["dir"].startswith("runs/")
+    assert config["data"]["name"] in cfg.DATASETS
