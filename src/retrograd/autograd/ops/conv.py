@@ -104,24 +104,51 @@ def _conv_geometry(x, w, stride, padding, dilation):
     return d, kernel, outs
 
 
+def _im2col_cn(x, kernel, stride, padding, dilation, outs):
+    """Patches in the GEMM-ready layout (C, *kernel, N, *out): one strided block copy per kernel offset.
+
+    With this layout the product ``W (out, C*K) @ cols (C*K, N*L)`` lands in
+    (out, N, *out_spatial), a free transpose away from NCHW, and each copy
+    moves whole rows of the image instead of kernel-sized pieces.
+    """
+    xp = _padded(x, padding, 0.0)
+    n, c = x.shape[:2]
+    cols = np.empty((c,) + tuple(kernel) + (n,) + tuple(outs), dtype=x.dtype)
+    for offs in itertools.product(*(range(k) for k in kernel)):
+        window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
+                       for i, o in enumerate(offs))
+        cols[(slice(None),) + offs] = xp[(slice(None), slice(None)) + window].swapaxes(0, 1)
+    return cols
+
+
+def _col2im_cn(dcols, size, kernel, stride, padding, dilation, outs):
+    """The adjoint of ``_im2col_cn``: add each kernel offset's block back into the (padded) image."""
+    c, n = dcols.shape[0], dcols.shape[1 + len(kernel)]
+    padded = tuple(size[i] + 2 * padding[i] for i in range(len(kernel)))
+    z = np.zeros((n, c) + padded, dtype=dcols.dtype)
+    for offs in itertools.product(*(range(k) for k in kernel)):
+        window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
+                       for i, o in enumerate(offs))
+        z[(slice(None), slice(None)) + window] += dcols[(slice(None),) + offs].swapaxes(0, 1)
+    if not any(padding):
+        return z
+    return z[(slice(None), slice(None)) + tuple(slice(p, p + size[i]) for i, p in enumerate(padding))]
+
+
 @primitive
 def conv(x, w, b, stride, padding, dilation, groups):
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    cols = unfold.forward(x, kernel, stride, padding, dilation)
-    rows, k = n * int(np.prod(outs)), cols.size // (n * int(np.prod(outs)))
-    with _blas_limit(rows * k * out_ch // groups):
+    cols = _im2col_cn(x, kernel, stride, padding, dilation, outs)
+    k, cols_n = w[0].size * groups, n * int(np.prod(outs))
+    with _blas_limit(k * cols_n * out_ch // groups):
         if groups == 1:
-            y = cols.reshape(rows, k) @ w.reshape(out_ch, k).T
+            y = w.reshape(out_ch, k) @ cols.reshape(k, cols_n)
         else:
-            cg, og = k // groups, out_ch // groups
-            c3 = cols.reshape(rows, groups, cg)
-            w3 = w.reshape(groups, og, cg)
-            y = np.empty((rows, out_ch), dtype=np.result_type(cols, w))
-            for gi in range(groups):
-                y[:, gi * og:(gi + 1) * og] = c3[:, gi, :] @ w3[gi].T
-    y += b
-    return np.moveaxis(y.reshape((n,) + outs + (out_ch,)), -1, 1)
+            y = np.matmul(w.reshape(groups, out_ch // groups, k // groups),
+                          cols.reshape(groups, k // groups, cols_n)).reshape(out_ch, cols_n)
+    y += b.reshape(-1, 1)
+    return y.reshape((out_ch, n) + outs).swapaxes(0, 1)
 
 
 def conv_composite(x, w, b, stride, padding, dilation, groups):
@@ -157,37 +184,47 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
                          dilation=dilation, groups=groups)
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    rows = n * int(np.prod(outs))
-    gy = np.ascontiguousarray(np.moveaxis(g, 1, -1)).reshape(rows, out_ch)
-    k = w.size // out_ch
+    cols_n = n * int(np.prod(outs))
+    k = w[0].size * groups
+    g2 = g.swapaxes(0, 1).reshape(out_ch, cols_n)          # free when g is laid out like our output
     gx = gw = gb = None
     if needs[2]:
-        gb = gy.sum(axis=0)
-    with _blas_limit(rows * k * out_ch):
-        if groups == 1:
-            w2 = w.reshape(out_ch, k)
-            if needs[1]:
-                cols = unfold.forward(x, kernel, stride, padding, dilation).reshape(rows, k)
-                gw = (gy.T @ cols).reshape(w.shape)
-            if needs[0]:
-                dcols = gy @ w2
-        else:
-            cg, og = k, out_ch // groups                    # k is already per group here
-            w3 = w.reshape(groups, og, cg)
-            if needs[1]:
-                c3 = unfold.forward(x, kernel, stride, padding, dilation).reshape(rows, groups, cg)
-                gw = np.stack([gy[:, gi * og:(gi + 1) * og].T @ c3[:, gi, :] for gi in range(groups)])
-                gw = gw.reshape(w.shape)
-            if needs[0]:
-                dcols = np.concatenate([gy[:, gi * og:(gi + 1) * og] @ w3[gi] for gi in range(groups)], axis=1)
-    if needs[0]:
-        dcols = dcols.reshape((n,) + outs + (x.shape[1],) + kernel)
-        gx = fold.forward(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation)
+        gb = g2.sum(axis=1)
+    with _blas_limit(k * cols_n * out_ch // groups):
+        if needs[1]:
+            cols = _im2col_cn(x, kernel, stride, padding, dilation, outs).reshape(k, cols_n)
+            if groups == 1:
+                gw = (g2 @ cols.T).reshape(w.shape)
+            else:
+                g3 = g2.reshape(groups, out_ch // groups, cols_n)
+                gw = np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
+        if needs[0]:
+            if groups == 1:
+                dcols = w.reshape(out_ch, k).T @ g2
+            else:
+                w3 = w.reshape(groups, out_ch // groups, k // groups)
+                dcols = np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n))
+            dcols = dcols.reshape((x.shape[1],) + kernel + (n,) + outs)
+            gx = _col2im_cn(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
     return gx, gw, gb
+
+
+def _tiles(x, kernel, stride, padding):
+    """For non-overlapping, unpadded windows that tile x exactly: (N, C, *out, prod(kernel)) windows."""
+    d = len(kernel)
+    if tuple(stride) != tuple(kernel) or any(padding) or any(x.shape[2 + i] % kernel[i] for i in range(d)):
+        return None
+    outs = tuple(x.shape[2 + i] // kernel[i] for i in range(d))
+    split = x.shape[:2] + tuple(v for i in range(d) for v in (outs[i], kernel[i]))
+    perm = (0, 1) + tuple(2 + 2 * i for i in range(d)) + tuple(3 + 2 * i for i in range(d))
+    return x.reshape(split).transpose(perm).reshape(x.shape[:2] + outs + (-1,)), split, perm
 
 
 @primitive
 def max_pool(x, kernel, stride, padding):
+    tiled = _tiles(x, kernel, stride, padding)
+    if tiled is not None:                                     # the common 2x2/2: no copy of patches
+        return tiled[0].max(axis=-1)
     cols = unfold.forward(x, kernel, stride, padding, (1,) * len(kernel), -np.inf)
     flat = cols.reshape(cols.shape[:-len(kernel)] + (-1,))
     y = flat.max(axis=-1)                                     # (N, *O, C)
@@ -211,6 +248,15 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
     if m is not ARRAY_MATH:
         return _recorded(max_pool_composite, g, (x,), needs, kernel=kernel, stride=stride, padding=padding)
     d = len(kernel)
+    tiled = _tiles(x, kernel, stride, padding)
+    if tiled is not None:
+        windows, split, perm = tiled
+        idx = np.argmax(windows, axis=-1)[..., None]          # first maximum, as PyTorch
+        dwin = np.zeros_like(windows)
+        np.put_along_axis(dwin, idx, g[..., None], axis=-1)
+        inverse = tuple(int(i) for i in np.argsort(perm))
+        moved = tuple(split[p] for p in perm)
+        return (dwin.reshape(moved).transpose(inverse).reshape(x.shape),)
     cols = unfold.forward(x, kernel, stride, padding, (1,) * d, -np.inf)
     flat = cols.reshape(cols.shape[:-d] + (-1,))
     idx = np.argmax(flat, axis=-1)[..., None]                 # first maximum, as PyTorch
