@@ -125,6 +125,9 @@ ERRORS = [
      ["bad.csv, line 3, column 2 (\"b\")", "non-numeric cell 'oops'"]),
     ({"nan.csv": "a,b,label\n1,nan,0\n"}, ["train", "--data", "csv", "--path", "nan.csv", "--target", "label"], 1,
      ["nan.csv, line 2, column 2 (\"b\")", "not a finite number"]),
+    ({"neg.csv": "a,target\n1,-1\n2,1\n"}, ["train", "--data", "csv", "--path", "neg.csv"], 1,
+     ["neg.csv: class labels must be 0, 1, ..., K-1; found -1"]),
+    ({}, ["train", "--data", "csv", "--path", "absent.csv"], 1, ["absent.csv: cannot open table"]),
     ({}, ["evaluate", "no_such_run"], 2, ["run directory no_such_run does not exist"]),
     ({}, ["frobnicate"], 2, ["invalid choice"]),
 ]

@@ -125,6 +125,9 @@ def prepare(config):
     task = infer_task(y_tr, cfg["task"])
     dtype = np.dtype(config["model"]["dtype"])
     if task == "classification":
+        if np.min(y_tr) < 0:
+            raise rgdata.DataError(f"class labels must be 0, 1, ..., K-1; found {int(np.min(y_tr))}. Relabel "
+                                   "the target, or set [data] task = \"regression\" for numeric targets", source)
         y_tr = rgdata.check_labels(y_tr, int(np.max(y_tr)) + 1, source)
         n_out = int(max(y_tr.max(), np.max(y_te) if len(y_te) else 0)) + 1
         y_te = rgdata.check_labels(y_te, n_out, cfg["test_path"] or source)
