@@ -119,3 +119,23 @@ def test_checkpoint_every_n_epochs(tmp_path):
     rg.fit(model, "cross_entropy", rg.optim.SGD(model.parameters(), lr=0.1), blobs(n=10),
            epochs=5, callbacks=[Spy(path, every=2)], quiet=True)
     assert saved == [2, 4, 5]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
+    class Blow(rg.training.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                for g in self.trainer.optimizer.param_groups:
+                    g["lr"] = 1e30
+
+    X, y = blobs(n=20)
+    model = make_mlp([4, 5, 3])
+    h = rg.fit(model, "mse", rg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+               (X, np.eye(3, dtype=np.float32)[y] * 1e3), epochs=10, callbacks=[Blow()],
+               checkpoint=tmp_path / "c.ckpt", quiet=True)
+    assert "non-finite" in h.stop_reason
+    arrays, meta = rg.io.load_tensors(str(tmp_path / "c.ckpt"))
+    import json
+    assert json.loads(meta["state"])["trainer"]["epoch"] == h.epochs
+    assert all(np.isfinite(a).all() for a in arrays.values())

@@ -33,7 +33,8 @@ class Checkpoint(Callback):
             self.save()
 
     def on_train_end(self, logs=None):
-        if self._saved_epoch != self.trainer.epoch:
+        # After a divergence the optimizer state may hold Inf/NaN: keep the last good checkpoint.
+        if self._saved_epoch != self.trainer.epoch and not self.trainer.diverged:
             self.save()
 
     def save(self):

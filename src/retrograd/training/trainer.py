@@ -58,9 +58,10 @@ class Trainer:
         self.epoch = 0
         self.stop_training = False
         self.stop_reason = None
+        self.diverged = False
         # Order matters at epoch end: rules add their values to the logs, the history records
-        # them, then user callbacks, the schedule, the checkpoint (which saves the history and
-        # the stepped schedule) and the progress display see the finished epoch.
+        # them, then user callbacks, the schedule and the progress display see the finished
+        # epoch, and the checkpoints (moved last below) save all of it.
         self._cbs = get_stopping_rules(stop) + [_Recorder()] + list(callbacks)
         if scheduler is not None:
             from .schedule import LRScheduler
@@ -69,11 +70,11 @@ class Trainer:
             self._cbs.append(checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint))
         # Checkpoints go after every other callback, so they save the state at the true end of
         # the epoch (the schedule already stepped, early-stopping counters updated).
-        self._cbs = ([c for c in self._cbs if not isinstance(c, Checkpoint)]
-                     + [c for c in self._cbs if isinstance(c, Checkpoint)])
         if not quiet:
             from .progress import ProgressBar
             self._cbs.append(progress if progress is not None else ProgressBar())
+        self._cbs = ([c for c in self._cbs if not isinstance(c, Checkpoint)]
+                     + [c for c in self._cbs if isinstance(c, Checkpoint)])
 
     # ------------------------------------------------------------------ fit
     def fit(self, train_data, *, epochs=100, validation_data=None, validation_split=0.0,
@@ -301,6 +302,7 @@ class Trainer:
                                      "lower the learning rate or enable nan_guard")
         self.restore(self._good)
         self.epoch = epoch
+        self.diverged = True
         self.stop_training = True
         self.stop_reason = (f"non-finite loss or weights at epoch {epoch + 1}, {where}: training "
                             f"diverged; the weights were restored to the last good ones (end of "
