@@ -14,6 +14,7 @@ import itertools
 
 import numpy as np
 
+from .recurrent import scratch, single_thread_blas
 from .registry import ARRAY_MATH, primitive
 
 
@@ -85,7 +86,6 @@ _SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not
 
 
 def _blas_limit(macs):
-    from .recurrent import single_thread_blas
     return single_thread_blas() if macs < _SMALL_GEMM else _nullcontext()
 
 
@@ -113,7 +113,7 @@ def _im2col_cn(x, kernel, stride, padding, dilation, outs):
     """
     xp = _padded(x, padding, 0.0)
     n, c = x.shape[:2]
-    cols = np.empty((c,) + tuple(kernel) + (n,) + tuple(outs), dtype=x.dtype)
+    cols = scratch("im2col", (c,) + tuple(kernel) + (n,) + tuple(outs), x.dtype)
     for offs in itertools.product(*(range(k) for k in kernel)):
         window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
                        for i, o in enumerate(offs))

@@ -20,6 +20,8 @@ of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
 import contextlib
+import os
+import threading
 
 import numpy as np
 
@@ -37,8 +39,12 @@ def single_thread_blas():
     splitting them across threads costs more in hand-over than it gains, and on
     a busy machine a second BLAS thread waiting for a core stalls every step
     (measured: 4x slower on the shared 2-core box). The setting is restored on
-    exit; without threadpoolctl this does nothing.
+    exit; without threadpoolctl, or with RETROGRAD_BLAS_SINGLE_THREAD=0 in the
+    environment, this does nothing.
     """
+    if os.environ.get("RETROGRAD_BLAS_SINGLE_THREAD", "1") == "0":   # opt out: leave BLAS as it is
+        yield
+        return
     if not _BLAS:
         try:
             from threadpoolctl import ThreadpoolController
@@ -56,6 +62,29 @@ def single_thread_blas():
         for lib, n in zip(libs, saved):
             if n != 1:
                 lib.set_num_threads(n)
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(tag, shape, dtype):
+    """A reusable work array for temporaries that never leave a kernel (per thread, per shape).
+
+    Fresh multi-megabyte arrays come from mmap and are returned to the OS when
+    freed, so every training step would page-fault them in again (measured:
+    about a third of an LSTM step on the shared machine). Only arrays that die
+    inside the kernel that asked for them may live here.
+    """
+    store = getattr(_SCRATCH, "arrays", None)
+    if store is None:
+        store = _SCRATCH.arrays = {}
+    key = (tag, tuple(shape), np.dtype(dtype).str)
+    arr = store.get(key)
+    if arr is None:
+        if len(store) > 32:
+            store.clear()
+        arr = store[key] = np.empty(shape, dtype=dtype)
+    return arr
 
 
 def _sigmoid(x, out=None):
@@ -80,7 +109,7 @@ def _steps(T, reverse):
 
 def _previous(states, first, reverse):
     """The state entering each step: (T, B, H) from the per-step outputs and the initial state."""
-    prev = np.empty_like(states)
+    prev = scratch("previous", states.shape, states.dtype)
     if reverse:
         prev[-1] = first
         prev[:-1] = states[1:]
@@ -145,7 +174,8 @@ def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     w_hh_n_t = np.ascontiguousarray((_internal_order(w_hh, H) * scale).T)
     bias_n = _internal_order(b_ih + b_hh, H) * scale[:, 0]
     out = np.empty((T, B, 7 * H), dtype=dtype)
-    xw = (x.reshape(T * B, -1) @ w_ih_n.T).reshape(T, B, 4 * H)
+    xw = np.matmul(x.reshape(T * B, -1), w_ih_n.T, out=scratch("lstm_xw", (T * B, 4 * H), dtype))
+    xw = xw.reshape(T, B, 4 * H)
     xw += bias_n
     h, c = h0, c0
     with np.errstate(over="ignore"):
@@ -209,7 +239,7 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
     live_c = np.flatnonzero(np.any(gc, axis=(1, 2)))
     hs, cs = out[..., :H], out[..., H:2 * H]
     w_hh_i = _internal_order(w_hh, H)
-    dG = np.empty((T, B, 4 * H), dtype=out.dtype)                # internal order i, f, o, g
+    dG = scratch("lstm_dG", (T, B, 4 * H), out.dtype)            # internal order i, f, o, g
     dh = np.zeros((B, H), dtype=out.dtype)
     dc = np.zeros((B, H), dtype=out.dtype)
     live_h, live_c = set(live_h.tolist()), set(live_c.tolist())
