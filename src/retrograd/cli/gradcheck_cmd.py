@@ -30,8 +30,11 @@ def functional_loss(model, loss_fn, X, y):
 
 def run_gradcheck(config_path=None, overrides=None, examples=4, order=1, out=print):
     import retrograd as rg
-    if config_path is not None and (Path(config_path) / "config.toml").exists():
-        config_path = Path(config_path) / "config.toml"      # a run directory
+    if config_path is not None and Path(config_path).is_dir():         # a run directory
+        found = [Path(config_path) / n for n in ("config.toml", "config.json") if (Path(config_path) / n).exists()]
+        if not found:
+            raise cfgmod.ConfigError(f"{config_path} is a directory without config.toml or config.json")
+        config_path = found[0]
     config = cfgmod.load(config_path, overrides, preset=setup.with_preset)
     config["model"]["dtype"] = "float64"                              # finite differences need float64
     prepared = setup.prepare(config)
