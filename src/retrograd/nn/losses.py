@@ -119,7 +119,7 @@ def _check_logits(x, name):
                          f"got shape {x.shape}; for one sample use x.reshape(1, -1)")
 
 
-def _index_nll(logp, target, weight, ignore_index, reduction, sample_weight, name, label_smoothing=0.0):
+def _index_nll(logp, target, weight, ignore_index, name, label_smoothing=0.0):
     """Shared body of NLL and index-target cross-entropy over logp of shape (M, C)."""
     idx = _arr(target).reshape(-1)
     if idx.dtype.kind not in "iu":
@@ -147,7 +147,7 @@ def nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean", sam
     _check_reduction(reduction, "nll_loss")
     _check_logits(logp, "nll_loss")
     flat, lead = _class_last(logp)
-    loss, wy = _index_nll(flat, target, weight, ignore_index, reduction, sample_weight, "nll_loss")
+    loss, wy = _index_nll(flat, target, weight, ignore_index, "nll_loss")
     return _finish_index(loss, wy, lead, reduction, sample_weight, "nll_loss")
 
 
@@ -182,8 +182,7 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
             tflat = tflat * np.asarray(_arr(weight), dtype=tflat.dtype)
         loss = F.reshape(-F.sum(logp * tflat.astype(logp.dtype, copy=False), axis=1), lead)
         return _reduce(loss, reduction, sample_weight, "cross_entropy")
-    loss, wy = _index_nll(logp, target, weight, ignore_index, reduction, sample_weight,
-                          "cross_entropy", label_smoothing)
+    loss, wy = _index_nll(logp, target, weight, ignore_index, "cross_entropy", label_smoothing)
     return _finish_index(loss, wy, lead, reduction, sample_weight, "cross_entropy")
 
 

@@ -149,13 +149,8 @@ def _recorded_vjp(composite, g, inputs, needs, n_state, **kw):
 # --------------------------------------------------------------------- LSTM
 
 
-def _internal_order(a, H):
-    """Rows (or entries) in gate order i, f, g, o -> the internal i, f, o, g (sigmoids first)."""
-    return np.concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]])
-
-
-def _torch_order(a, H):
-    """Internal gate order i, f, o, g -> PyTorch's i, f, g, o."""
+def _swap_g_o(a, H):
+    """Swap the g and o gate blocks: PyTorch's i, f, g, o <-> the internal i, f, o, g (its own inverse)."""
     return np.concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]])
 
 
@@ -170,9 +165,9 @@ def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     dtype = np.result_type(x, w_ih)
     scale = np.full((4 * H, 1), -1.0, dtype=dtype)
     scale[3 * H:] = -2.0
-    w_ih_n = _internal_order(w_ih, H) * scale
-    w_hh_n_t = np.ascontiguousarray((_internal_order(w_hh, H) * scale).T)
-    bias_n = _internal_order(b_ih + b_hh, H) * scale[:, 0]
+    w_ih_n = _swap_g_o(w_ih, H) * scale
+    w_hh_n_t = np.ascontiguousarray((_swap_g_o(w_hh, H) * scale).T)
+    bias_n = _swap_g_o(b_ih + b_hh, H) * scale[:, 0]
     out = np.empty((T, B, 7 * H), dtype=dtype)
     xw = np.matmul(x.reshape(T * B, -1), w_ih_n.T, out=scratch("lstm_xw", (T * B, 4 * H), dtype))
     xw = xw.reshape(T, B, 4 * H)
@@ -238,7 +233,7 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
     live_h = np.flatnonzero(np.any(gh, axis=(1, 2)))
     live_c = np.flatnonzero(np.any(gc, axis=(1, 2)))
     hs, cs = out[..., :H], out[..., H:2 * H]
-    w_hh_i = _internal_order(w_hh, H)
+    w_hh_i = _swap_g_o(w_hh, H)
     dG = scratch("lstm_dG", (T, B, 4 * H), out.dtype)            # internal order i, f, o, g
     dh = np.zeros((B, H), dtype=out.dtype)
     dc = np.zeros((B, H), dtype=out.dtype)
@@ -273,11 +268,11 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
         da[:, 3 * H:] *= d_tanh                                  # tanh'
         dh = da @ w_hh_i
     flat = dG.reshape(T * B, 4 * H)
-    dx = (flat @ _internal_order(w_ih, H)).reshape(x.shape) if needs[0] else None
-    dw_ih = _torch_order(flat.T @ x.reshape(T * B, -1), H) if needs[3] else None
-    dw_hh = (_torch_order(flat.T @ _previous(hs, h0, reverse).reshape(T * B, H), H)
+    dx = (flat @ _swap_g_o(w_ih, H)).reshape(x.shape) if needs[0] else None
+    dw_ih = _swap_g_o(flat.T @ x.reshape(T * B, -1), H) if needs[3] else None
+    dw_hh = (_swap_g_o(flat.T @ _previous(hs, h0, reverse).reshape(T * B, H), H)
              if needs[4] else None)
-    db = _torch_order(flat.sum(axis=0), H) if (needs[5] or needs[6]) else None
+    db = _swap_g_o(flat.sum(axis=0), H) if (needs[5] or needs[6]) else None
     return (dx, dh if needs[1] else None, dc if needs[2] else None, dw_ih, dw_hh,
             db if needs[5] else None, db if needs[6] else None)
 
