@@ -151,3 +151,17 @@ def test_model_compatibility_checks():
     with pytest.raises(DataError, match=r"labels \[3, 7\] are outside 0..2"):
         rg.data.check_labels(np.array([0, 3, 7, 1]), 3, "in.csv")
     np.testing.assert_array_equal(rg.data.check_labels(np.array([0.0, 2.0]), 3, "x"), [0, 2])
+
+
+def test_fast_and_checking_parsers_agree(tmp_path, monkeypatch):
+    """Clean files take NumPy's C parser; the cell-by-cell parser must read them identically."""
+    from retrograd.data import tabular
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    rg.data.save_csv(tmp_path / "big.csv", X, rng.integers(0, 3, size=50), ["a", "b", "c", "d"], target="y")
+    fast = rg.data.read_table(tmp_path / "big.csv")
+    monkeypatch.setattr(tabular, "_read_fast", lambda *a: None)
+    slow = rg.data.read_table(tmp_path / "big.csv")
+    assert fast[0] == slow[0] == ["a", "b", "c", "d", "y"]
+    np.testing.assert_array_equal(fast[1], slow[1])
+    np.testing.assert_array_equal(fast[1][:, :4], X)
