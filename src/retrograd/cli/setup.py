@@ -222,7 +222,7 @@ def build_scheduler(config, optimizer):
 
 def metric_functions(config, task, threshold):
     """The metrics to record: configured names, or accuracy (classification) / rmse (regression)."""
-    from ..training.metrics import METRICS, accuracy
+    from ..training.metrics import accuracy
     names = config["train"]["metrics"]
     if names is None:
         names = ["rmse"] if task == "regression" else ["accuracy"]
@@ -234,8 +234,7 @@ def metric_functions(config, task, threshold):
             accuracy_at_threshold.__name__ = "accuracy"
             fns.append(accuracy_at_threshold)
         else:
-            fns.append(METRICS[name] if name != "acc" else METRICS["accuracy"])
-            fns[-1] = name
+            fns.append("accuracy" if name == "acc" else name)   # fit looks names up itself
     return fns
 
 
