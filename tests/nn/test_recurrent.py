@@ -183,3 +183,33 @@ def test_shapes_defaults_and_errors():
         m(rg.tensor(np.zeros((5, 7, 3))), rg.tensor(np.zeros((2, 5, 4))))
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
         nn.RNN(2, 2, nonlinearity="sigmoid")
+
+
+def test_results_survive_later_calls_that_reuse_work_arrays():
+    """Kernels reuse scratch buffers between calls; nothing they return may live in one."""
+    m = nn.LSTM(3, 4, dtype=np.float64)
+    conv = nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)
+    x1, x2 = rng.standard_normal((6, 2, 3)), rng.standard_normal((6, 2, 3))
+    i1, i2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    a = rg.tensor(x1, requires_grad=True)
+    out1, _ = m(a)
+    y1 = conv(rg.tensor(i1))
+    kept, kept_y = out1.data.copy(), y1.data.copy()
+    out1.sum().backward()
+    g1 = a.grad.data.copy()
+    w1 = m.weight_hh_l0.grad.data.copy()
+    out2, _ = m(rg.tensor(x2, requires_grad=True))          # same shapes: the same scratch arrays
+    out2.sum().backward()
+    conv(rg.tensor(i2)).sum().backward()
+    np.testing.assert_array_equal(out1.data, kept)
+    np.testing.assert_array_equal(y1.data, kept_y)
+    np.testing.assert_array_equal(a.grad.data, g1)
+    assert not np.array_equal(m.weight_hh_l0.grad.data, w1)  # the second backward accumulated
+
+
+def test_blas_thread_setting_is_restored():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    nn.LSTM(2, 3)(rg.tensor(np.ones((4, 2, 2), dtype=np.float32)))[0].sum().backward()
+    after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert before == after
