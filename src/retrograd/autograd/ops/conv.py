@@ -210,21 +210,27 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
 
 
 def _tiles(x, kernel, stride, padding):
-    """For non-overlapping, unpadded windows that tile x exactly: (N, C, *out, prod(kernel)) windows."""
+    """For non-overlapping, unpadded windows that tile x exactly: one strided view per kernel offset.
+
+    The views come in the window's row-major order, so "first maximum" means
+    the same element as in PyTorch. Returns None when the windows overlap,
+    are padded or do not tile the input.
+    """
     d = len(kernel)
     if tuple(stride) != tuple(kernel) or any(padding) or any(x.shape[2 + i] % kernel[i] for i in range(d)):
         return None
-    outs = tuple(x.shape[2 + i] // kernel[i] for i in range(d))
-    split = x.shape[:2] + tuple(v for i in range(d) for v in (outs[i], kernel[i]))
-    perm = (0, 1) + tuple(2 + 2 * i for i in range(d)) + tuple(3 + 2 * i for i in range(d))
-    return x.reshape(split).transpose(perm).reshape(x.shape[:2] + outs + (-1,)), split, perm
+    return [(slice(None), slice(None)) + tuple(slice(o, None, k) for o, k in zip(offs, kernel))
+            for offs in itertools.product(*(range(k) for k in kernel))]
 
 
 @primitive
 def max_pool(x, kernel, stride, padding):
-    tiled = _tiles(x, kernel, stride, padding)
-    if tiled is not None:                                     # the common 2x2/2: no copy of patches
-        return tiled[0].max(axis=-1)
+    tiles = _tiles(x, kernel, stride, padding)
+    if tiles is not None:                                     # the common 2x2/2: kh*kw strided maxima
+        y = x[tiles[0]].copy()
+        for sl in tiles[1:]:
+            np.maximum(y, x[sl], out=y)
+        return y
     cols = unfold.forward(x, kernel, stride, padding, (1,) * len(kernel), -np.inf)
     flat = cols.reshape(cols.shape[:-len(kernel)] + (-1,))
     y = flat.max(axis=-1)                                     # (N, *O, C)
@@ -248,15 +254,16 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
     if m is not ARRAY_MATH:
         return _recorded(max_pool_composite, g, (x,), needs, kernel=kernel, stride=stride, padding=padding)
     d = len(kernel)
-    tiled = _tiles(x, kernel, stride, padding)
-    if tiled is not None:
-        windows, split, perm = tiled
-        idx = np.argmax(windows, axis=-1)[..., None]          # first maximum, as PyTorch
-        dwin = np.zeros_like(windows)
-        np.put_along_axis(dwin, idx, g[..., None], axis=-1)
-        inverse = tuple(int(i) for i in np.argsort(perm))
-        moved = tuple(split[p] for p in perm)
-        return (dwin.reshape(moved).transpose(inverse).reshape(x.shape),)
+    tiles = _tiles(x, kernel, stride, padding)
+    if tiles is not None:
+        gx = np.zeros_like(x)
+        taken = np.zeros(out.shape, dtype=bool)
+        for sl in tiles:                                      # the first maximum takes the gradient
+            hit = x[sl] == out
+            hit &= ~taken
+            taken |= hit
+            gx[sl] = g * hit
+        return (gx,)
     cols = unfold.forward(x, kernel, stride, padding, (1,) * d, -np.inf)
     flat = cols.reshape(cols.shape[:-d] + (-1,))
     idx = np.argmax(flat, axis=-1)[..., None]                 # first maximum, as PyTorch
