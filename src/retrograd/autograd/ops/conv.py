@@ -111,13 +111,14 @@ def _im2col_cn(x, kernel, stride, padding, dilation, outs):
     (out, N, *out_spatial), a free transpose away from NCHW, and each copy
     moves whole rows of the image instead of kernel-sized pieces.
     """
-    xp = _padded(x, padding, 0.0)
     n, c = x.shape[:2]
+    # work channel-major: our own conv outputs already are (C, N, ...) in memory
+    xp = _padded(x.swapaxes(0, 1), padding, 0.0)
     cols = scratch("im2col", (c,) + tuple(kernel) + (n,) + tuple(outs), x.dtype)
     for offs in itertools.product(*(range(k) for k in kernel)):
         window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
                        for i, o in enumerate(offs))
-        cols[(slice(None),) + offs] = xp[(slice(None), slice(None)) + window].swapaxes(0, 1)
+        cols[(slice(None),) + offs] = xp[(slice(None), slice(None)) + window]
     return cols
 
 
@@ -125,14 +126,14 @@ def _col2im_cn(dcols, size, kernel, stride, padding, dilation, outs):
     """The adjoint of ``_im2col_cn``: add each kernel offset's block back into the (padded) image."""
     c, n = dcols.shape[0], dcols.shape[1 + len(kernel)]
     padded = tuple(size[i] + 2 * padding[i] for i in range(len(kernel)))
-    z = np.zeros((n, c) + padded, dtype=dcols.dtype)
+    z = np.zeros((c, n) + padded, dtype=dcols.dtype)         # channel-major, like dcols
     for offs in itertools.product(*(range(k) for k in kernel)):
         window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
                        for i, o in enumerate(offs))
-        z[(slice(None), slice(None)) + window] += dcols[(slice(None),) + offs].swapaxes(0, 1)
-    if not any(padding):
-        return z
-    return z[(slice(None), slice(None)) + tuple(slice(p, p + size[i]) for i, p in enumerate(padding))]
+        z[(slice(None), slice(None)) + window] += dcols[(slice(None),) + offs]
+    if any(padding):
+        z = z[(slice(None), slice(None)) + tuple(slice(p, p + size[i]) for i, p in enumerate(padding))]
+    return z.swapaxes(0, 1)
 
 
 @primitive
