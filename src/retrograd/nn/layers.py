@@ -26,8 +26,9 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         self.weight = Parameter(np.zeros((self.in_features, self.out_features), dtype=dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
-        if bias is False:
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
+        else:
             self.register_parameter("bias", None)
         self.init_name = init
         self.reset_parameters(generator)
