@@ -11,6 +11,8 @@ backward pass plus writing J. If the graph holds anything it cannot split
 (a parameter reshaped before use, rows that mix as in batch norm), it falls back
 to ``reverse``: one retained-graph backward per residual, exact for any graph.
 """
+import os
+
 import numpy as np
 
 from ..autograd.engine import compute_grads, topological_order
@@ -149,7 +151,7 @@ def _param_share(t, j, g, args, N, out, accumulate):
         x = args[0].reshape(N, -1, p.shape[0])
         gg = g.reshape(N, -1, p.shape[1])
         if x.shape[1] == 1 and not accumulate:
-            np.multiply(x[:, 0, :, None], gg[:, 0, None, :], out=out)      # outer products, no temporary
+            _outer_rows(x[:, 0], gg[:, 0], out)
             return
         share = np.einsum("nti,nto->nio", x, gg)
     elif name in ("add", "sub", "mul", "div", "maximum", "minimum", "pow", "where"):
@@ -163,6 +165,31 @@ def _param_share(t, j, g, args, N, out, accumulate):
         out += share
     else:
         out[...] = share
+
+
+_POOL = []
+_THREADED_ABOVE = 1 << 20          # elements; below this a thread hand-off costs more than it saves
+
+
+def _outer_rows(x, g, out):
+    """out[n] = outer(x[n], g[n]) without a temporary; big blocks split over threads.
+
+    Writing J is memory-bound and NumPy ufuncs release the GIL, so two or more
+    threads each writing their own rows of J nearly divide the time.
+    """
+    if out.size < _THREADED_ABOVE:
+        np.multiply(x[:, :, None], g[:, None, :], out=out)
+        return
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+        workers = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+        _POOL.append((ThreadPoolExecutor(workers), workers))
+    pool, workers = _POOL[0]
+    step = -(-len(x) // workers)
+
+    def rows(a):
+        np.multiply(x[a:a + step, :, None], g[a:a + step, None, :], out=out[a:a + step])
+    list(pool.map(rows, range(0, len(x), step)))
 
 
 def _per_sample_sum_to(share, shape, N, name):
