@@ -5,7 +5,8 @@
 Prints one JSON line per framework (the fields of ../shared/bench/peers),
 then a summary line with ``speedup_vs_torch`` (torch's s/epoch over ours) and
 both test accuracies (reference 0.9694). Timing covers the 10 training
-epochs only; the warm-up is 1 epoch.
+epochs only; the warm-up is 1 epoch. The repeats of the two frameworks
+alternate, so load from other jobs on the shared machine falls on both alike.
 """
 import argparse
 import json
@@ -26,7 +27,7 @@ import common as C  # noqa: E402 - the shared data, init and shuffle rules
 import retrograd as rg  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_w4_lstm import make_adam  # noqa: E402 - rg.optim.Adam, or torch's rule locally
+from bench_w4_lstm import interleave, make_adam  # noqa: E402 - shared with W4
 
 
 def build():
@@ -66,9 +67,10 @@ def ours():
         with rg.no_grad():
             acc = float(np.mean(model(rg.Tensor(Xte)).data.argmax(1) == yte))
         return t, {"test_acc": round(acc, 4)}
-    times, info = C.run_repeats(once, repeats=C.REPEATS)
-    return C.emit("retrograd", "W5", times, s_per_epoch=round(C.median(times) / C.W5_EPOCHS, 6),
+    def report(times, info):
+        return C.emit("retrograd", "W5", times, s_per_epoch=round(C.median(times) / C.W5_EPOCHS, 6),
                   warmup_s=round(warm, 3), optimizer=which[0], **info)
+    return once, report
 
 
 def torch_eager():
@@ -107,9 +109,10 @@ def torch_eager():
         with torch.no_grad():
             acc = (model(Xte_t).argmax(1).numpy() == yte).mean()
         return t, {"test_acc": round(float(acc), 4)}
-    times, info = C.run_repeats(once, repeats=C.REPEATS)
-    return C.emit("torch", "W5", times, s_per_epoch=round(C.median(times) / C.W5_EPOCHS, 6),
+    def report(times, info):
+        return C.emit("torch", "W5", times, s_per_epoch=round(C.median(times) / C.W5_EPOCHS, 6),
                   warmup_s=round(warm, 3), threads=torch.get_num_threads(), torch=torch.__version__, **info)
+    return once, report
 
 
 def main():
@@ -120,11 +123,13 @@ def main():
     if a.repeats:
         C.REPEATS = a.repeats
         os.environ["BENCH_REPEATS"] = str(a.repeats)
-    mine = ours()
+    runners = [ours()] + ([] if a.no_torch else [torch_eager()])
+    records = interleave(runners, C.REPEATS)
+    mine = records[0]
     summary = {"workload": "W5", "summary": True, "s_per_epoch": mine["s_per_epoch"],
                "test_acc": mine["test_acc"]}
     if not a.no_torch:
-        peer = torch_eager()
+        peer = records[1]
         summary["torch_s_per_epoch"] = peer["s_per_epoch"]
         summary["torch_test_acc"] = peer["test_acc"]
         summary["speedup_vs_torch"] = round(peer["s_per_epoch"] / mine["s_per_epoch"], 2)
