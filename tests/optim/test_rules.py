@@ -146,7 +146,9 @@ CASES = [
     ("quickprop", {}, quickprop_paper),
     ("quickprop", dict(lr=0.1, mu=1.5, decay=0.0), lambda P, n: quickprop_paper(P, n, eps=0.1, mu=1.5, decay=0.0)),
     ("delta_bar_delta", {}, dbd_paper),
+    ("delta_bar_delta", dict(lr=0.3, kappa=0.05, phi=0.3), lambda P, n: dbd_paper(P, n, lr=0.3, kappa=0.05, phi=0.3)),
     ("supersab", dict(momentum=0.5), supersab_paper),
+    ("supersab", dict(lr=0.3, momentum=0.5), lambda P, n: supersab_paper(P, n, lr=0.3)),
     ("bold_driver", {}, bold_driver_matlab),
     ("bold_driver", dict(lr=2.0), lambda P, n: bold_driver_matlab(P, n, lr=2.0)),
 ]
@@ -172,6 +174,21 @@ def test_sign_changes_happen_in_the_rprop_comparison():
     for k in range(2, 12):
         ws = rprop_paper(P, k, "rprop-")
         _, g = P.loss_grad(ws)
+        flips += int(np.sum(g * gprev < 0))
+        gprev = g
+    assert flips > 0
+
+
+@pytest.mark.parametrize("lr", [0.3])
+def test_the_large_rate_cases_do_flip_signs(lr):
+    """The lr=0.3 DBD / SuperSAB rows above only test the decrease branches if the slope changes sign."""
+    P = FlatProblem()
+    w = P.w0.copy()
+    _, gprev = P.loss_grad(w)
+    flips = 0
+    for _ in range(12):
+        w = w - lr * gprev
+        _, g = P.loss_grad(w)
         flips += int(np.sum(g * gprev < 0))
         gprev = g
     assert flips > 0

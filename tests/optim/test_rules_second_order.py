@@ -138,3 +138,31 @@ def test_hessian_free_cg_solves_the_damped_system():
     saves = opt._cg(Bv, g, 0.5, np.zeros_like(g), np.ones_like(g), max_cg=500, min_cg=500)
     expected = -np.linalg.solve(J.T @ J + 0.5 * np.eye(g.size), g)
     np.testing.assert_allclose(saves[-1], expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["fr", "pr+", "hs"])
+def test_cg_directions_follow_the_beta_formula_and_powell_restarts(kind):
+    """Each new direction is -g + beta d' with the named beta, or -g after a Powell restart."""
+    P = FlatProblem()
+    params = params_from(P.init)
+    opt = rg.optim.ConjugateGradient(params, beta=kind)
+    from helpers import mse_closure
+    closure = mse_closure(opt, params, P.X, P.Y)
+    opt.step(closure)
+    distinct = used = 0
+    for _ in range(12):
+        g_prev, d_prev = opt._s["g"].copy(), opt._s["d"].copy()
+        opt.step(closure)
+        g, d = opt._s["g"], opt._s["d"]
+        y = g - g_prev
+        betas = {"fr": g @ g / (g_prev @ g_prev), "pr+": max(0.0, g @ y / (g_prev @ g_prev)),
+                 "hs": max(0.0, g @ y / (d_prev @ y))}
+        beta = 0.0 if abs(g @ g_prev) >= 0.2 * (g @ g) else betas[kind]
+        expected = -g + beta * d_prev
+        if g @ expected >= 0:
+            expected = -g
+        np.testing.assert_allclose(d, expected, rtol=1e-9, atol=1e-12)
+        used += beta > 0
+        others = [v for k, v in betas.items() if k != kind]
+        distinct += all(abs(v - betas[kind]) > 1e-3 * abs(betas[kind]) for v in others) and beta > 0
+    assert used >= 2 and distinct >= 1, "the steps never exercised this beta"
