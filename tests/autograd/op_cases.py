@@ -147,6 +147,10 @@ CASES = [
       for sa, sb in [((3,), (3,)), ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)),
                      ((2, 2, 3), (2, 3, 4)), ((2, 2, 3), (3, 4)), ((3,), (2, 3, 4)),
                      ((2, 2, 3), (3,)), ((1, 2, 3), (2, 3, 2)), ((2, 3), (2, 3, 2))]],
+    *[OpCase(f"linear{sx}x{sw}", lambda x, w, b: rg.autograd.ops.OPS["linear"](x, w, b),
+             lambda x, w, b: x @ w + b, lambda x, w, b: x @ w + b, 3, "fixed", fixed_shapes=(sx, sw, sb))
+      for sx, sw, sb in [((3, 4), (4, 2), (2,)), ((2, 3, 4), (4, 2), (2,)), ((4,), (4, 2), (2,)),
+                         ((3, 4), (4, 2), (3, 2))]],
     # ---------------------------------------------------------- shapes
     OpCase("reshape", lambda a: rg.reshape(a, (2, -1)), lambda a: a.reshape(2, -1),
            lambda a: a.reshape(2, -1), shapes="fixed", fixed_shapes=((2, 3, 2),)),

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .registry import primitive
+from .registry import ARRAY_MATH, primitive
 
 # --------------------------------------------------------------------- arithmetic
 
@@ -148,6 +148,11 @@ def tanh(x):
 
 @tanh.defvjp
 def tanh_vjp(m, needs, g, out, x):
+    if m is ARRAY_MATH:  # same formula, one temporary instead of three (a hot rule in small MLPs)
+        r = out * out
+        np.subtract(1, r, out=r)
+        r *= g
+        return (r,)
     return (g * (1 - out * out),)
 
 
@@ -177,6 +182,11 @@ def sigmoid(x):
 
 @sigmoid.defvjp
 def sigmoid_vjp(m, needs, g, out, x):
+    if m is ARRAY_MATH:  # same formula, fewer temporaries
+        r = 1 - out
+        r *= out
+        r *= g
+        return (r,)
     return (g * out * (1 - out),)
 
 
