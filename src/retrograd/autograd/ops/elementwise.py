@@ -148,9 +148,8 @@ def tanh(x):
 
 @tanh.defvjp
 def tanh_vjp(m, needs, g, out, x):
-    if m is ARRAY_MATH:  # same formula, one temporary instead of three (a hot rule in small MLPs)
-        r = out * out
-        np.subtract(1, r, out=r)
+    if m is ARRAY_MATH:  # same formula, fewer temporaries (a hot rule in small MLPs)
+        r = 1 - out * out
         r *= g
         return (r,)
     return (g * (1 - out * out),)
