@@ -141,6 +141,14 @@ def cos_vjp(m, needs, g, out, x):
     return (-g * m.sin(x),)
 
 
+def _times(r, g):
+    """r * g, in place on the fresh temporary r unless g's dtype would be promoted away."""
+    if r.dtype == g.dtype and np.ndim(r) > 0:
+        r *= g
+        return r
+    return r * g
+
+
 @primitive
 def tanh(x):
     return np.tanh(x)
@@ -150,8 +158,7 @@ def tanh(x):
 def tanh_vjp(m, needs, g, out, x):
     if m is ARRAY_MATH:  # same formula, fewer temporaries (a hot rule in small MLPs)
         r = 1 - out * out
-        r *= g
-        return (r,)
+        return (_times(r, g),)
     return (g * (1 - out * out),)
 
 
@@ -184,8 +191,7 @@ def sigmoid_vjp(m, needs, g, out, x):
     if m is ARRAY_MATH:  # same formula, fewer temporaries
         r = 1 - out
         r *= out
-        r *= g
-        return (r,)
+        return (_times(r, g),)
     return (g * out * (1 - out),)
 
 
