@@ -8,7 +8,7 @@ import retrograd as rg
 from retrograd import nn
 from retrograd.nn import functional as F
 
-from conftest import assert_close
+from .conftest import assert_close
 
 # name, our function, NumPy reference, torch reference (name in torch.nn.functional or a lambda), smooth
 TABLE = [

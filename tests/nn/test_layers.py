@@ -5,7 +5,7 @@ import pytest
 import retrograd as rg
 from retrograd import nn
 
-from conftest import assert_close
+from .conftest import assert_close
 
 rng = np.random.default_rng(11)
 

@@ -6,7 +6,7 @@ import retrograd as rg
 from retrograd import nn
 from retrograd.nn import functional as F
 
-from conftest import assert_close
+from .conftest import assert_close
 
 rng = np.random.default_rng(3)
 N, C = 6, 4

@@ -5,9 +5,12 @@ import numpy as np
 
 from .. import backend
 from ..autograd import functions as F
+from ..autograd.ops import OPS
 from ..autograd.tensor import Tensor
 from . import init
 from .module import Module, Parameter
+
+LINEAR = OPS["linear"]
 
 
 class Linear(Module):
@@ -48,8 +51,7 @@ class Linear(Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): input has shape "
                              f"{tuple(x.shape)}, its last axis must be {self.in_features}")
-        y = F.matmul(x, self.weight)
-        return y + self.bias if self.bias is not None else y
+        return LINEAR(x, self.weight, self.bias)  # one fused primitive: x @ W + b
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"

@@ -11,6 +11,7 @@ summed weights of the targets). Everything is written with stable primitives
 import numpy as np
 
 from ..autograd import functions as F
+from ..autograd.ops import OPS
 from ..autograd.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -168,8 +169,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     flat, lead = _class_last(logits)
-    logp = F.log_softmax(flat, axis=1)
     t = _arr(target)
+    if (weight is None and not label_smoothing and t.dtype.kind in "iu" and t.shape == lead
+            and t.ndim == 1 and t.size and 0 <= t.min() and t.max() < flat.shape[1]):
+        # plain class indices: one fused primitive (speed; same values and derivatives)
+        return _reduce(OPS["softmax_cross_entropy"](flat, t), reduction, sample_weight, "cross_entropy")
+    logp = F.log_softmax(flat, axis=1)
     if t.dtype.kind == "f":                                     # probabilities
         if t.shape != tuple(logits.shape):
             raise ValueError(f"cross_entropy: probability targets must have the input's shape "
