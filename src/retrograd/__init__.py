@@ -50,4 +50,7 @@ def __getattr__(name):
     if name in ("fit", "Trainer", "History"):
         from . import training as _training
         return getattr(_training, name)
+    if name == "plot":  # matplotlib is optional: imported only when plots are asked for
+        import importlib
+        return importlib.import_module(".plot", __name__)
     raise AttributeError(f"module 'retrograd' has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """The fit loop, callbacks, stopping rules, checkpoints, progress and metrics."""
+from .autoencoder import Autoencoder, train_autoencoder
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .csv_logger import CSVLogger
@@ -14,4 +15,5 @@ from .trainer import FullBatchWarning, Trainer
 __all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint", "CSVLogger",
            "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
            "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
-           "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint"]
+           "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint",
+           "Autoencoder", "train_autoencoder"]
