@@ -21,7 +21,7 @@ import retrograd as rg  # noqa: E402
 C = common()
 
 
-def ours(Xtr, ytr, Xte, yte, repeats):
+def ours(Xtr, ytr, Xte, yte, repeats, tolerance_grad=1e-7):
     model = rg.nn.Sequential(rg.nn.Linear(30, 16), rg.nn.Tanh(), rg.nn.Linear(16, 1))
     x, t = rg.tensor(Xtr), rg.tensor(ytr.reshape(-1, 1))
     loss_fn = rg.nn.functional.binary_cross_entropy_with_logits
@@ -30,7 +30,8 @@ def ours(Xtr, ytr, Xte, yte, repeats):
         W1, b1, W2, b2 = C.w6_init()
         for p, a in zip(model.parameters(), (W1, b1, W2, b2)):
             p.data[...] = a
-        opt = rg.optim.LBFGS(model.parameters(), lr=1, max_iter=200, history_size=10, line_search_fn="strong_wolfe")
+        opt = rg.optim.LBFGS(model.parameters(), lr=1, max_iter=200, history_size=10,
+                             line_search_fn="strong_wolfe", tolerance_grad=tolerance_grad)
 
         def closure():
             opt.zero_grad()
@@ -114,19 +115,27 @@ def main():
     a = ap.parse_args()
     Xtr, Xte, ytr, yte = C.cancer_split()
     data = (Xtr, ytr, Xte, yte)
-    times, info, warm = ours(*data, a.repeats)
-    rec = C.emit("retrograd", "W6", times, seconds=round(C.median(times), 4), warmup_s=round(warm, 4), **info)
-    summary = {"workload": "W6", "summary": True, "retrograd_s": rec["median_s"]}
+    # two stopping tolerances: torch's defaults (max |g| <= 1e-7), and scikit-learn's
+    # (scipy's pgtol = tol = 1e-4 on the same max |g|), so each peer is met on its own terms
+    ours_runs = {}
+    for label, tol in (("retrograd", 1e-7), ("retrograd-gtol1e-4", 1e-4)):
+        times, info, warm = ours(*data, a.repeats, tolerance_grad=tol)
+        ours_runs[label] = C.emit(label, "W6", times, seconds=round(C.median(times), 4),
+                                  warmup_s=round(warm, 4), tolerance_grad=tol, **info)
+    peers = {}
     for name, fn in (("sklearn", sklearn_peer), ("torch", torch_peer)):
         try:
             ptimes, pinfo = fn(*data, a.repeats)
         except ImportError as exc:
             print(json.dumps({"framework": name, "workload": "W6", "skipped": str(exc)}), flush=True)
             continue
-        prec = C.emit(name, "W6", ptimes, seconds=round(C.median(ptimes), 4), **pinfo)
-        summary[f"{name}_s"] = prec["median_s"]
-        summary[f"ratio_vs_{name}"] = round(rec["median_s"] / prec["median_s"], 3)
-    print(json.dumps(summary), flush=True)
+        peers[name] = C.emit(name, "W6", ptimes, seconds=round(C.median(ptimes), 4), **pinfo)
+    for label, rec in ours_runs.items():
+        summary = {"workload": "W6", "summary": label, "retrograd_s": rec["median_s"]}
+        for name, prec in peers.items():
+            summary[f"{name}_s"] = prec["median_s"]
+            summary[f"ratio_vs_{name}"] = round(rec["median_s"] / prec["median_s"], 3)
+        print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":
