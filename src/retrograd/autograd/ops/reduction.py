@@ -5,7 +5,7 @@ Axes reach these forwards already normalised by the public wrappers: None
 """
 import numpy as np
 
-from .registry import primitive
+from .registry import ARRAY_MATH, primitive
 
 
 def kept_shape(shape, axis):
@@ -45,7 +45,10 @@ def mean(x, axis=None, keepdims=False):
 
 @mean.defvjp
 def mean_vjp(m, needs, g, out, x, axis=None, keepdims=False):
-    return (_spread(m, g, x, axis, keepdims) * (1.0 / max(1, _count(x.shape, axis))),)
+    scale = 1.0 / max(1, _count(x.shape, axis))
+    if m is ARRAY_MATH and axis is None:  # the usual loss mean: one fill instead of three ops
+        return (np.full(x.shape, np.reshape(g, ()) * scale, dtype=np.result_type(g, x)),)
+    return (_spread(m, g, x, axis, keepdims) * scale,)
 
 
 @primitive
