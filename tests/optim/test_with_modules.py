@@ -55,3 +55,17 @@ def test_jacobian_of_a_conv_net_uses_the_exact_fallback():
     # column block of the last bias is all ones: d out / d b = 1 for every sample
     np.testing.assert_allclose(J[:, -1], 1.0)
     np.testing.assert_allclose(J, residual_jacobian(net(X).reshape(-1), params, method="reverse"), atol=1e-12)
+
+
+def test_per_sample_jacobian_through_nn_linear_layers():
+    """rg.nn.Linear runs as one fused 'linear' primitive: its weight and bias rows still split per sample."""
+    import numpy as np
+    import retrograd as rg
+    from retrograd.optim.jacobian import residual_jacobian
+    rg.manual_seed(0)
+    net = rg.nn.Sequential(rg.nn.Linear(3, 5), rg.nn.Tanh(), rg.nn.Linear(5, 2)).to(np.float64)
+    x = rg.tensor(np.random.default_rng(1).standard_normal((7, 3)))
+    params = list(net.parameters())
+    fast = residual_jacobian(net(x), params, method="per_sample")
+    exact = residual_jacobian(net(x).reshape(-1), params, method="reverse")
+    np.testing.assert_allclose(fast, exact, rtol=1e-12, atol=1e-14)

@@ -147,7 +147,9 @@ def _param_share(t, j, g, args, N, out, accumulate):
     name = t._op.name
     if g.ndim == 0 or g.shape[0] != N:
         raise _CannotSplit(f"parameter used by {name} whose output has no batch axis")
-    if name == "matmul" and j == 1 and p.ndim == 2 and args[0].ndim >= 2 and args[0].shape[0] == N:
+    if name == "linear" and j == 2:                 # the bias of a dense layer: g itself, per sample
+        share = _per_sample_sum_to(g, p.shape, N, name)
+    elif name in ("matmul", "linear") and j == 1 and p.ndim == 2 and args[0].ndim >= 2 and args[0].shape[0] == N:
         x = args[0].reshape(N, -1, p.shape[0])
         gg = g.reshape(N, -1, p.shape[1])
         if x.shape[1] == 1 and not accumulate:
