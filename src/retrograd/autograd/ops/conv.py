@@ -14,7 +14,8 @@ import itertools
 
 import numpy as np
 
-from .recurrent import scratch, single_thread_blas
+from ... import backend
+from .recurrent import scratch
 from .registry import ARRAY_MATH, primitive
 
 
@@ -86,7 +87,7 @@ _SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not
 
 
 def _blas_limit(macs):
-    return single_thread_blas() if macs < _SMALL_GEMM else _nullcontext()
+    return backend.blas_threads(1) if macs < _SMALL_GEMM else _nullcontext()
 
 
 class _nullcontext:

@@ -19,49 +19,12 @@ Only the state part is differentiable (h, and c for the LSTM); the cotangent
 of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
-import contextlib
-import os
 import threading
 
 import numpy as np
 
+from ... import backend
 from .registry import ARRAY_MATH, primitive
-
-_BLAS = []   # [list of BLAS thread controllers] once looked up (empty list: none found)
-
-
-@contextlib.contextmanager
-def single_thread_blas():
-    """Run the block with BLAS limited to one thread, when threadpoolctl can reach the BLAS library.
-
-    The per-step products of a recurrent loop are small (e.g. 32x128 @ 128x512);
-    splitting them across threads costs more in hand-over than it gains, and on
-    a busy machine a second BLAS thread waiting for a core stalls every step
-    (measured: 4x slower on the shared 2-core box). The setting is restored on
-    exit; without threadpoolctl, or with RETROGRAD_BLAS_SINGLE_THREAD=0 in the
-    environment, this does nothing.
-    """
-    if os.environ.get("RETROGRAD_BLAS_SINGLE_THREAD", "1") == "0":   # opt out: leave BLAS as it is
-        yield
-        return
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
-        except Exception:  # noqa: BLE001 - optional helper; any failure means "leave BLAS alone"
-            _BLAS.append([])
-    libs = _BLAS[0]
-    saved = [lib.num_threads for lib in libs]
-    for lib, n in zip(libs, saved):
-        if n != 1:
-            lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in zip(libs, saved):
-            if n != 1:
-                lib.set_num_threads(n)
-
 
 _SCRATCH = threading.local()
 
@@ -416,35 +379,35 @@ def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
 
 @primitive
 def lstm_seq(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    with single_thread_blas():
+    with backend.blas_threads(1):
         return _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
 
 
 @lstm_seq.defvjp
 def lstm_seq_vjp(m, needs, g, out, *inputs, reverse=False):
-    with single_thread_blas():
+    with backend.blas_threads(1):
         return _lstm_seq_backward(m, needs, g, out, *inputs, reverse=reverse)
 
 
 @primitive
 def gru_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    with single_thread_blas():
+    with backend.blas_threads(1):
         return _gru_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
 
 
 @gru_seq.defvjp
 def gru_seq_vjp(m, needs, g, out, *inputs, reverse=False):
-    with single_thread_blas():
+    with backend.blas_threads(1):
         return _gru_seq_backward(m, needs, g, out, *inputs, reverse=reverse)
 
 
 @primitive
 def rnn_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
-    with single_thread_blas():
+    with backend.blas_threads(1):
         return _rnn_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity)
 
 
 @rnn_seq.defvjp
 def rnn_seq_vjp(m, needs, g, out, *inputs, reverse=False, nonlinearity="tanh"):
-    with single_thread_blas():
+    with backend.blas_threads(1):
         return _rnn_seq_backward(m, needs, g, out, *inputs, reverse=reverse, nonlinearity=nonlinearity)
