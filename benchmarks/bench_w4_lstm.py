@@ -27,30 +27,6 @@ import common as C  # noqa: E402 - the shared data, init and shuffle rules
 import retrograd as rg  # noqa: E402
 
 
-class LocalAdam:
-    """torch.optim.Adam's exact rule, used only if rg.optim.Adam is missing."""
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.b1, self.b2, self.eps, self.t = list(params), lr, *betas, eps, 0
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    def step(self):
-        self.t += 1
-        for p, m, v in zip(self.params, self.m, self.v):
-            g = p.grad.data
-            m *= self.b1
-            m += (1 - self.b1) * g
-            v *= self.b2
-            v += (1 - self.b2) * g * g
-            denom = np.sqrt(v) / np.sqrt(1 - self.b2 ** self.t) + self.eps
-            p.data -= (self.lr / (1 - self.b1 ** self.t)) * m / denom
-
-
 def interleave(runners, repeats):
     """Run the frameworks' timed repeats alternately (ours, torch, ours, torch, ...) and emit each.
 
@@ -74,8 +50,7 @@ def interleave(runners, repeats):
 
 
 def make_adam(params, lr):
-    adam = getattr(getattr(rg, "optim", None), "Adam", None)
-    return (adam(params, lr=lr), "rg.optim.Adam") if adam is not None else (LocalAdam(params, lr), "local")
+    return rg.optim.Adam(params, lr=lr), "rg.optim.Adam"
 
 
 class Net(rg.nn.Module):
