@@ -171,7 +171,7 @@ def var(x, axis=None, keepdims=False, ddof=0):
     """Variance (``ddof=1`` for the unbiased estimate)."""
     axes = _axes(axis, _ndim(x), "var")
     centred = x - mean(x, axis=axes, keepdims=True)
-    n = int(np.prod(_shape(x))) if axes is None else int(np.prod([_shape(x)[a] for a in axes]))
+    n = math.prod(_shape(x)) if axes is None else math.prod([_shape(x)[a] for a in axes])
     return sum(centred * centred, axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
 
@@ -222,13 +222,13 @@ def _shape_arg(shape):
 
 def reshape(x, *shape):
     shape = _shape_arg(shape)
-    size = int(np.prod(_shape(x)))
-    known = int(np.prod([s for s in shape if s != -1]))
+    size = math.prod(_shape(x))
+    known = math.prod([s for s in shape if s != -1])
     free = shape.count(-1)
     fits = (free == 0 and known == size) or (free == 1 and (known and size % known == 0 or size == 0))
     if not fits:
         raise OpError(f"reshape: cannot reshape a tensor of shape {_shape(x)} "
-                      f"({int(np.prod(_shape(x)))} elements) into {shape}") from None
+                      f"({math.prod(_shape(x))} elements) into {shape}") from None
     return apply(_O["reshape"], x, shape=shape)
 
 
@@ -275,7 +275,7 @@ def flatten(x, start_axis=0, end_axis=-1):
     if not shape:
         return reshape(x, (1,))
     s, e = start_axis % len(shape), end_axis % len(shape)
-    return reshape(x, shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+    return reshape(x, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def _index(index):

@@ -11,6 +11,7 @@ out as (N, *out_spatial, C, *kernel), so that reshaping to
 (N * prod(out), C * prod(kernel)) gives the GEMM operand directly.
 """
 import itertools
+import math
 
 import numpy as np
 
@@ -142,7 +143,7 @@ def conv(x, w, b, stride, padding, dilation, groups):
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
     cols = _im2col_cn(x, kernel, stride, padding, dilation, outs)
-    k, cols_n = w[0].size * groups, n * int(np.prod(outs))
+    k, cols_n = w[0].size * groups, n * math.prod(outs)
     with _blas_limit(k * cols_n * out_ch // groups):
         if groups == 1:
             y = w.reshape(out_ch, k) @ cols.reshape(k, cols_n)
@@ -159,7 +160,7 @@ def conv_composite(x, w, b, stride, padding, dilation, groups):
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch, cin_g = x.shape[0], w.shape[0], w.shape[1]
     cols = unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-    rows, kp = n * int(np.prod(outs)), int(np.prod(kernel))
+    rows, kp = n * math.prod(outs), math.prod(kernel)
     if groups == 1:
         y = F.matmul(F.reshape(cols, (rows, cin_g * kp)), F.transpose(F.reshape(w, (out_ch, cin_g * kp))))
     else:
@@ -186,7 +187,7 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
                          dilation=dilation, groups=groups)
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    cols_n = n * int(np.prod(outs))
+    cols_n = n * math.prod(outs)
     k = w[0].size * groups
     g2 = g.swapaxes(0, 1).reshape(out_ch, cols_n)          # free when g is laid out like our output
     gx = gw = gb = None
@@ -245,7 +246,7 @@ def max_pool_composite(x, kernel, stride, padding):
     d = len(kernel)
     cols = unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=(1,) * d, pad_value=-np.inf)
     lead = cols.shape[:2 + d]
-    flat = F.reshape(cols, lead + (int(np.prod(kernel)),))
+    flat = F.reshape(cols, lead + (math.prod(kernel),))
     idx = np.argmax(flat.data, axis=-1)[..., None]
     y = F.reshape(F.take_along_axis(flat, idx, axis=-1), lead)
     return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))

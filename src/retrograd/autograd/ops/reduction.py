@@ -3,6 +3,8 @@
 Axes reach these forwards already normalised by the public wrappers: None
 (all axes) or a tuple of non-negative ints.
 """
+import math
+
 import numpy as np
 
 from .registry import ARRAY_MATH, primitive
@@ -17,8 +19,8 @@ def kept_shape(shape, axis):
 
 def _count(shape, axis):
     if axis is None:
-        return int(np.prod(shape))
-    return int(np.prod([shape[i] for i in axis]))
+        return math.prod(shape)
+    return math.prod(shape[i] for i in axis)
 
 
 def _spread(m, g, x, axis, keepdims):
@@ -47,7 +49,9 @@ def mean(x, axis=None, keepdims=False):
 def mean_vjp(m, needs, g, out, x, axis=None, keepdims=False):
     scale = 1.0 / max(1, _count(x.shape, axis))
     if m is ARRAY_MATH and axis is None:  # the usual loss mean: one fill instead of three ops
-        return (np.full(x.shape, np.reshape(g, ()) * scale, dtype=np.result_type(g, x)),)
+        out = np.empty(x.shape, dtype=g.dtype)
+        out.fill(g.reshape(()) * scale)
+        return (out,)
     return (_spread(m, g, x, axis, keepdims) * scale,)
 
 
