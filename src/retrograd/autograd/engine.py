@@ -52,7 +52,7 @@ def _seed(root, gradient, create_graph):
                 f"backward() on a tensor of shape {root.shape} needs the gradient of the final "
                 f"scalar with respect to it: pass gradient= (an array of shape {root.shape}), "
                 f"or reduce it first, e.g. loss.sum().backward()")
-        g = np.ones_like(root.data)
+        g = np.ones(np.shape(root.data), dtype=root.data.dtype)
     else:
         g = gradient.data if isinstance(gradient, Tensor) else gradient
         if np.shape(g) != root.shape:
