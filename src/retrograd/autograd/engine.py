@@ -128,6 +128,11 @@ def _propagate(t, g, m, create_graph, grads):
             needs.append(False)
             args.append(a)
     shares = t._op.vjp(m, needs, g, t if create_graph else t.data, *args, **t._kw)
+    add_shares(inputs, shares, needs, m, grads)
+
+
+def add_shares(inputs, shares, needs, m, grads):
+    """Add each wanted input's gradient share into ``grads`` (keyed by id), undoing broadcasting."""
     for a, share, need in zip(inputs, shares, needs):
         if not need or share is None:
             continue

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..autograd.engine import compute_grads, topological_order
+from ..autograd.engine import add_shares, compute_grads, topological_order
 from ..autograd.ops.registry import ARRAY_MATH
 from ..autograd.tensor import Tensor
 
@@ -126,14 +126,7 @@ def _sweep(r, order, seed, index, N, views):
             if g.ndim == 0 or g.shape[0] != N:
                 raise _CannotSplit(f"op {t._op.name} has an output without the batch axis first")
             shares = t._op.vjp(m, needs, g, t.data, *args, **t._kw)
-            for a, share, need in zip(inputs, shares, needs):
-                if not need or share is None:
-                    continue
-                if share.shape != a.data.shape:
-                    share = m.sum_to(share, shape=a.data.shape)
-                k = id(a)
-                prev = grads.get(k)
-                grads[k] = share if prev is None else prev + share
+            add_shares(inputs, shares, needs, m, grads)
         for j in param_slots:
             i = index[id(inputs[j])]
             _param_share(t, j, g, args, N, views[i], written[i])
