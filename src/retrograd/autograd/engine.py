@@ -1,6 +1,7 @@
 """The backward pass: topological order without recursion, VJP rules applied, broadcasting undone once."""
 import numpy as np
 
+from .. import backend
 from .ops.registry import ARRAY_MATH, TENSOR_MATH
 from .tensor import GradMode, Tensor
 
@@ -52,7 +53,7 @@ def _seed(root, gradient, create_graph):
                 f"backward() on a tensor of shape {root.shape} needs the gradient of the final "
                 f"scalar with respect to it: pass gradient= (an array of shape {root.shape}), "
                 f"or reduce it first, e.g. loss.sum().backward()")
-        g = np.ones(np.shape(root.data), dtype=root.data.dtype)
+        g = backend.array_module(root.data).ones(np.shape(root.data), dtype=root.data.dtype)
     else:
         g = gradient.data if isinstance(gradient, Tensor) else gradient
         if np.shape(g) != root.shape:

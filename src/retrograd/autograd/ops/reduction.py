@@ -53,8 +53,8 @@ def mean(x, axis=None, keepdims=False):
 def mean_vjp(m, needs, g, out, x, axis=None, keepdims=False):
     scale = 1.0 / max(1, _count(x.shape, axis))
     if m is ARRAY_MATH and axis is None:  # the usual loss mean: one fill instead of three ops
-        out = np.empty(x.shape, dtype=g.dtype)
-        out.fill(g.reshape(()) * scale)
+        out = np.empty_like(x, dtype=g.dtype)   # dispatches to CuPy for GPU arrays
+        out[...] = g.reshape(()) * scale
         return (out,)
     return (_spread(m, g, x, axis, keepdims) * scale,)
 
@@ -137,7 +137,9 @@ def sum_to_vjp(m, needs, g, out, x, shape):
 def broadcast_to(x, shape):
     if np.size(x) == 1:
         # a one-element gradient (the usual loss seed) spreads faster by filling than by a view
-        return np.full(shape, np.reshape(x, ()))
+        out = np.empty_like(x, shape=shape)  # dispatches to CuPy for GPU arrays
+        out[...] = np.reshape(x, ())
+        return out
     return np.broadcast_to(x, shape)
 
 

@@ -31,8 +31,21 @@ def _is_basic(index):
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
+def _on_device_of(x, index):
+    """Index arrays moved to x's device (NumPy index arrays cannot index a CuPy array)."""
+    from ... import backend
+    xp = backend.array_module(x)
+    if xp is np:
+        return index
+    items = index if isinstance(index, tuple) else (index,)
+    moved = tuple(xp.asarray(i) if isinstance(i, np.ndarray) else i for i in items)
+    return moved if isinstance(index, tuple) else moved[0]
+
+
 @primitive
 def getitem(x, index):
+    if type(x) is not np.ndarray:
+        index = _on_device_of(x, index)
     return x[index]
 
 
@@ -47,8 +60,11 @@ def scatter_add(g, index, shape):
     z = np.zeros_like(g, shape=shape)
     if _is_basic(index):
         z[index] = g
-    else:
+    elif type(z) is np.ndarray:
         np.add.at(z, index, g)
+    else:  # CuPy: its scatter-add accumulates repeated indices like np.add.at
+        import cupyx
+        cupyx.scatter_add(z, _on_device_of(z, index), g)
     return z
 
 
