@@ -65,7 +65,7 @@ def _seed(root, gradient, create_graph):
 
 
 def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph=False,
-                  accumulate=True, allow_unused=True):
+                  accumulate=True):
     """Reverse-mode sweep from ``roots``.
 
     With ``accumulate`` the gradients of leaves are added to their ``.grad``;

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import backend
+from .functions import shape_arg as _shape
 from .tensor import Tensor
 
 
@@ -13,12 +14,6 @@ def _finish(arr, requires_grad, device):
     if device not in (None, "cpu"):
         arr = backend.to_device(arr, device)
     return Tensor(arr, requires_grad=requires_grad)
-
-
-def _shape(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return tuple(int(s) for s in shape)
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):

@@ -214,14 +214,15 @@ def broadcast_to(x, shape):
 # --------------------------------------------------------------------- shapes
 
 
-def _shape_arg(shape):
+def shape_arg(shape):
+    """A shape given as varargs ``(2, 3)`` or as one sequence ``((2, 3),)`` -> a tuple of ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return tuple(int(s) for s in shape)
 
 
 def reshape(x, *shape):
-    shape = _shape_arg(shape)
+    shape = shape_arg(shape)
     size = math.prod(_shape(x))
     known = math.prod([s for s in shape if s != -1])
     free = shape.count(-1)
@@ -233,7 +234,7 @@ def reshape(x, *shape):
 
 
 def transpose(x, *axes):
-    axes = _shape_arg(axes) if axes else None
+    axes = shape_arg(axes) if axes else None
     if axes is not None:
         if sorted(a % builtins.max(_ndim(x), 1) for a in axes) != list(range(_ndim(x))):
             raise OpError(f"transpose: axes {axes} are not a permutation of a {_ndim(x)}-d tensor's axes")
