@@ -255,3 +255,30 @@ def test_iteration_format_and_guarded_assignment():
     with rg.no_grad():
         w[0] = 2.0
     assert w.item() == 2.0
+
+
+def test_primitive_that_saves_work_hands_it_to_its_vjp_only_while_recorded():
+    from retrograd.autograd.ops.registry import ARRAY_MATH, OPS, primitive
+    seen = []
+
+    @primitive(saves=True)
+    def _test_square_saving(x):
+        return x * x, 2.0 * x
+
+    @_test_square_saving.defvjp
+    def _vjp(m, needs, g, out, x, saved=None):
+        seen.append(saved)
+        return (g * saved,)
+
+    try:
+        x = rg.tensor([1.0, -3.0], requires_grad=True)
+        y = _test_square_saving(x)
+        np.testing.assert_array_equal(y.data, [1.0, 9.0])      # callers see the output alone
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.data, [2.0, -6.0])
+        np.testing.assert_array_equal(seen[0], [2.0, -6.0])
+        with rg.no_grad():
+            assert _test_square_saving(x)._kw is None            # nothing kept when not recorded
+        np.testing.assert_array_equal(ARRAY_MATH._test_square_saving(np.array([3.0])), [9.0])
+    finally:
+        OPS.pop("_test_square_saving", None)

@@ -274,6 +274,8 @@ def apply(op, *args, **kw):
         out = op.forward(*arrays, **kw)
     except (ValueError, TypeError, IndexError) as exc:
         raise _op_error(op, arrays, kw, exc) from exc
+    if op.saves:
+        out, saved = out
     t = object.__new__(Tensor)
     t.data = out
     t.grad = None
@@ -289,7 +291,7 @@ def apply(op, *args, **kw):
                 t.requires_grad = True
                 t._op = op
                 t._inputs = args
-                t._kw = kw
+                t._kw = kw if not op.saves else dict(kw, saved=saved)
                 t._seq = next(_CREATION_COUNTER)
                 break
     return t

@@ -25,12 +25,13 @@ OPS = {}
 
 class Op:
     """One primitive: name, array forward, and VJP rule (None for non-differentiable ops)."""
-    __slots__ = ("name", "forward", "vjp")
+    __slots__ = ("name", "forward", "vjp", "saves")
 
-    def __init__(self, name, forward):
+    def __init__(self, name, forward, saves=False):
         self.name = name
         self.forward = forward
         self.vjp = None
+        self.saves = saves
 
     def defvjp(self, rule):
         self.vjp = rule
@@ -43,13 +44,28 @@ class Op:
         return f"<primitive {self.name}>"
 
 
-def primitive(forward):
-    """Register ``forward`` (a function on arrays) as a primitive op under its own name."""
-    op = Op(forward.__name__.rstrip("_"), forward)
+def primitive(forward=None, *, saves=False):
+    """Register ``forward`` (a function on arrays) as a primitive op under its own name.
+
+    ``@primitive(saves=True)`` declares a forward that returns ``(out, saved)``:
+    ``saved`` is work the VJP can reuse (im2col patches, say) instead of
+    recomputing it. It is kept only while the op is recorded, and reaches the
+    VJP as the keyword argument ``saved``; code that calls the op (or
+    ``ARRAY_MATH``) sees ``out`` alone.
+    """
+    if forward is None:
+        return lambda fn: primitive(fn, saves=saves)
+    op = Op(forward.__name__.rstrip("_"), forward, saves)
     if op.name in OPS:
         raise ValueError(f"primitive {op.name!r} is registered twice")
     OPS[op.name] = op
     return op
+
+
+def _output_only(forward):
+    def call(*args, **kw):
+        return forward(*args, **kw)[0]
+    return call
 
 
 class _Namespace:
@@ -60,7 +76,7 @@ class _Namespace:
 
     def __getattr__(self, name):
         op = OPS[name]
-        fn = op if self._record else op.forward
+        fn = op if self._record else (_output_only(op.forward) if op.saves else op.forward)
         setattr(self, name, fn)  # cache: later look-ups are plain attribute hits
         return fn
 
