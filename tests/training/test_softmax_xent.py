@@ -53,3 +53,32 @@ def test_fit_with_fused_loss_matches_named_loss():
         results.append(weights(model))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_reduction_inside_the_primitive_equals_reducing_afterwards(reduction):
+    rng = np.random.default_rng(3)
+    z = rg.tensor(rng.normal(0, 2, size=(7, 5)), requires_grad=True)
+    t = rng.integers(0, 5, 7)
+    fused = softmax_cross_entropy(z, t, reduction=reduction)
+    rows = softmax_cross_entropy(z, t)
+    ref = rg.mean(rows) if reduction == "mean" else rg.sum(rows)
+    assert fused.shape == ()
+    np.testing.assert_allclose(fused.data, ref.data, rtol=1e-14)
+    np.testing.assert_allclose(rg.autograd_grad(fused, z).data, rg.autograd_grad(ref, z).data, rtol=1e-13)
+    rg.gradcheck(lambda a: softmax_cross_entropy(a, t, reduction=reduction), [z.data], order=2)
+
+
+def test_saved_softmax_survives_a_retained_second_backward():
+    rng = np.random.default_rng(4)
+    z = rg.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    loss = softmax_cross_entropy(z, np.array([0, 2, 1, 1]), reduction="mean")
+    loss.backward(retain_graph=True)
+    first = z.grad.data.copy()
+    loss.backward()
+    np.testing.assert_allclose(z.grad.data, 2 * first, rtol=1e-15)
+
+
+def test_unknown_reduction_is_named():
+    with pytest.raises(rg.OpError, match="reduction must be one of"):
+        softmax_cross_entropy(rg.tensor(np.zeros((3, 2))), np.zeros(3, dtype=np.int64), reduction="avg")

@@ -265,6 +265,7 @@ def _to_array(data, dtype=None):
 # --------------------------------------------------------------------- recording
 
 _CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backward sweep
+RECORDERS = []   # active trace recorders (retrograd.autograd.trace); apply() reports to the last
 
 
 def apply(op, *args, **kw):
@@ -294,6 +295,8 @@ def apply(op, *args, **kw):
                 t._kw = kw if not op.saves else dict(kw, saved=saved)
                 t._seq = next(_CREATION_COUNTER)
                 break
+    if RECORDERS:
+        RECORDERS[-1].note(op, args, kw, t)
     return t
 
 

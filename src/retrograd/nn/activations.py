@@ -90,6 +90,7 @@ class _Activation(Module):
     """A module wrapping one activation function with fixed keyword arguments."""
     fn = None
     name = None
+    traceable = True
 
     def __init__(self, **kw):
         super().__init__()

@@ -10,6 +10,7 @@ class Sequential(Module):
     Also accepts one OrderedDict of name -> module. Children are named "0",
     "1", ... so state-dict keys read ``0.weight``, ``2.bias``.
     """
+    traceable = True
 
     def __init__(self, *modules):
         super().__init__()
@@ -44,6 +45,7 @@ class Sequential(Module):
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered (index names "0", "1", ...)."""
+    traceable = True
 
     def __init__(self, modules=()):
         super().__init__()
@@ -72,6 +74,7 @@ class ModuleList(Module):
 
 class ModuleDict(Module):
     """A dict of name -> module whose parameters are registered under those names."""
+    traceable = True
 
     def __init__(self, modules=None):
         super().__init__()
@@ -105,6 +108,7 @@ class ModuleDict(Module):
 
 class Identity(Module):
     """Returns its input unchanged (a placeholder, or the shortcut of a Residual)."""
+    traceable = True
 
     def forward(self, x):
         return x
@@ -117,6 +121,7 @@ class Residual(Module):
     "inputs wired directly to the output" network is
     ``Residual(Sequential(Linear(n, h), Tanh(), Linear(h, k)), shortcut=Linear(n, k, bias=False))``.
     """
+    traceable = True
 
     def __init__(self, body, shortcut=None):
         super().__init__()

@@ -110,6 +110,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 class _ConvNd(Module):
     """Shared body of Conv1d/Conv2d; init is PyTorch's: U(±1/sqrt(fan_in)) for weight and bias."""
     dims = 0
+    traceable = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=None, generator=None):
@@ -161,6 +162,7 @@ class Conv2d(_ConvNd):
 
 class _PoolNd(Module):
     dims, kind = 0, "max"
+    traceable = True
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()

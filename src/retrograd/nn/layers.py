@@ -22,6 +22,7 @@ class Linear(Module):
     float64 then cast, biases zero; ``init=`` names another initialiser
     (e.g. ``"fan_in_uniform"``, PyTorch's default, which also draws the bias).
     """
+    traceable = True
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None,
                  init="xavier_uniform"):
@@ -67,6 +68,7 @@ def _torch_like(weight, bias, fan_in, generator):
 
 class Flatten(Module):
     """Flatten axes ``start_axis``..``end_axis`` (default: all but the batch axis), in C order."""
+    traceable = True
 
     def __init__(self, start_axis=1, end_axis=-1):
         super().__init__()
@@ -81,6 +83,10 @@ class Flatten(Module):
 
 class Dropout(Module):
     """Zero each element with probability ``p`` in training, scaling the rest by 1/(1−p); identity in eval."""
+
+    @property
+    def traceable(self):          # random masks cannot be replayed
+        return not self.training or self.p == 0.0
 
     def __init__(self, p=0.5, generator=None):
         super().__init__()
@@ -102,6 +108,7 @@ class Dropout(Module):
 
 class Embedding(Module):
     """A lookup table: integer indices (any shape) -> rows of ``weight`` (num_embeddings, dim), init N(0, 1)."""
+    traceable = True
 
     def __init__(self, num_embeddings, embedding_dim, dtype=None, generator=None):
         super().__init__()

@@ -8,6 +8,7 @@ class _Loss(Module):
     fn = None
     name = None
     default_reduction = "mean"
+    traceable = True
 
     def __init__(self, reduction=None, **options):
         super().__init__()

@@ -173,6 +173,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     if (weight is None and not label_smoothing and t.dtype.kind in "iu" and t.shape == lead
             and t.ndim == 1 and t.size and 0 <= t.min() and t.max() < flat.shape[1]):
         # plain class indices: one fused primitive (speed; same values and derivatives)
+        if sample_weight is None:
+            return OPS["softmax_cross_entropy"](flat, t, reduction=reduction)
         return _reduce(OPS["softmax_cross_entropy"](flat, t), reduction, sample_weight, "cross_entropy")
     logp = F.log_softmax(flat, axis=1)
     if t.dtype.kind == "f":                                     # probabilities

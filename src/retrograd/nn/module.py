@@ -27,6 +27,12 @@ class Module:
     by hand. Subclasses implement ``forward``; call the module itself.
     """
 
+    # True when, for inputs of fixed shapes, forward is a fixed sequence of primitives: no random
+    # draws, no side effects (running statistics), no branches on values. ``fit`` may then
+    # record one training step and replay it (retrograd.autograd.trace). Unknown subclasses
+    # are assumed not to be; a subclass that is can say so.
+    traceable = False
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())

@@ -85,6 +85,7 @@ class BatchNorm2d(_BatchNorm):
 
 class LayerNorm(Module):
     """Normalise over the last ``len(normalized_shape)`` axes of each sample, then scale and shift."""
+    traceable = True
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None):
         super().__init__()

@@ -5,7 +5,7 @@ from .trainer import Trainer
 def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", batch_size=32,
         validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
         shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
-        progress=None, train_metrics=True, blas_threads="auto", bptt=None):
+        progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto"):
     """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
 
     - ``loss``: a loss module, a function ``f(outputs, targets)`` or a name for ``rg.nn.get_loss``.
@@ -35,11 +35,17 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
       (see ``retrograd.training.bptt``). Each batch of sequences gives ceil(T / k1) updates.
     - ``blas_threads``: ``'auto'`` runs small steps (batch rows x parameters < 2**21) on one BLAS
       thread, an int sets the count, None leaves BLAS alone (needs threadpoolctl).
+    - ``compile``: ``'auto'`` records the training step on the first batch of each shape and
+      replays it without building Tensors (same results bit for bit, checked on the next batch
+      of that shape before it is trusted) when every module of the model and the loss are
+      ``traceable`` (no dropout in training, no batch norm, no custom modules); ``True`` tries
+      it for any model and loss (the check still falls back to eager on a mismatch; side effects
+      outside primitives, such as counters in a custom module, are not seen), ``False`` never.
     """
     trainer = Trainer(model, loss, optimizer, mode=mode, batch_size=batch_size, metrics=metrics,
                       callbacks=callbacks, stop=stop, scheduler=scheduler, seed=seed,
                       shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
                       checkpoint=checkpoint, train_metrics=train_metrics,
-                      blas_threads=blas_threads, bptt=bptt)
+                      blas_threads=blas_threads, bptt=bptt, compile=compile)
     return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
                        validation_split=validation_split, resume=resume)

@@ -10,6 +10,7 @@ from .bptt import TruncatedBPTT, bptt_closure, flatten_time
 from .batching import ShuffleOrder, batch_bounds, batch_size_for
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
+from .compiled import CompiledStep, model_is_traceable
 from .history import History
 from .metrics import get_metric
 from .residuals import residual_function
@@ -36,7 +37,9 @@ class Trainer:
     def __init__(self, model, loss, optimizer, *, mode="minibatch", batch_size=32, metrics=(),
                  callbacks=(), stop=None, scheduler=None, seed=0, shuffle=True, quiet=False,
                  nan_guard=True, progress=None, checkpoint=None, train_metrics=True,
-                 blas_threads="auto", bptt=None):
+                 blas_threads="auto", bptt=None, compile="auto"):
+        if compile not in ("auto", True, False):
+            raise ValueError(f"fit(): compile must be 'auto', True or False, got {compile!r}")
         self.model = model
         self.loss_fn, self.loss_name = _resolve_loss(loss)
         self.optimizer = optimizer
@@ -54,6 +57,10 @@ class Trainer:
             self.bptt = TruncatedBPTT(k1, k2)
         self.params = [p for p in model.parameters()]
         self.closure_kind = getattr(optimizer, "closure_kind", "loss")
+        self.compiled = None
+        if (compile and self.closure_kind == "loss" and self.bptt is None
+                and (compile is True or model_is_traceable(model, self.loss_fn))):
+            self.compiled = CompiledStep(model, self.loss_fn, self.params)
         self.history = History()
         self.epoch = 0
         self.stop_training = False
@@ -185,6 +192,9 @@ class Trainer:
 
     def _loss_closure(self):
         self.optimizer.zero_grad()
+        if self.compiled is not None:
+            self._last_loss = loss = self.compiled(self._xb, self._yb)
+            return loss
         loss = self.loss_fn(self.model(self._xb), self._yb)
         loss.backward()
         self._last_loss = loss.data

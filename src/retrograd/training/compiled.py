@@ -1,0 +1,80 @@
+"""The training step as a recorded program: traced once per batch shape, checked, then replayed.
+
+Eager mode builds a Tensor per operation and sorts the graph on every
+backward pass; for a small network that costs more than the arithmetic.
+When the model and the loss are fixed sequences of primitives (every module
+``traceable``), ``CompiledStep`` records the step on the first batch of each
+shape (``retrograd.autograd.trace``), then on the next batch of that shape
+runs the eager step *and* the replay and keeps the replay only if the loss
+and every gradient agree bit for bit and no module buffer moved. From then
+on that shape is replayed. Anything the check rejects stays eager.
+"""
+import numpy as np
+
+from ..autograd.tensor import Tensor
+from ..autograd.trace import NotTraceable, trace
+
+_TRACE, _CHECK, _REPLAY, _EAGER = range(4)
+
+
+def model_is_traceable(model, loss_fn):
+    """Every module of the model, and the loss, declares itself a fixed sequence of primitives."""
+    modules = list(model.modules()) if hasattr(model, "modules") else [model]
+    if not all(getattr(m, "traceable", False) for m in modules):
+        return False
+    return bool(getattr(loss_fn, "traceable", False))
+
+
+class CompiledStep:
+    """``loss(model(x), y)`` and its backward for the trainer, replayed where that is safe."""
+
+    def __init__(self, model, loss_fn, params):
+        self.model = model
+        self.loss_fn = loss_fn
+        self.params = params
+        self.stage = {}       # batch signature -> (_TRACE | _CHECK | _REPLAY | _EAGER, program)
+        self.replays = 0      # steps served by a replay (for tests and curiosity)
+
+    def __call__(self, xb, yb):
+        """Set every parameter's ``.grad`` for this batch (grads must be cleared) and return the loss array."""
+        key = (xb.data.shape, xb.data.dtype.str, yb.data.shape, yb.data.dtype.str, self.model.training)
+        stage, program = self.stage.get(key, (_TRACE, None))
+        if stage == _REPLAY:
+            loss, grads = program.run(xb.data, yb.data)
+            for p, g in zip(self.params, grads):
+                if g is not None:
+                    p.grad = Tensor._wrap(g if g.dtype == p.data.dtype else g.astype(p.data.dtype))
+            self.replays += 1
+            return loss
+        if stage == _TRACE:
+            try:
+                loss, program = trace(self._forward, (xb, yb), self.params)
+                self.stage[key] = (_CHECK, program)
+            except NotTraceable:
+                loss = self._forward(xb, yb)
+                self.stage[key] = (_EAGER, None)
+            loss.backward()
+            return loss.data
+        if stage == _CHECK:
+            return self._check(key, program, xb, yb)
+        loss = self._forward(xb, yb)
+        loss.backward()
+        return loss.data
+
+    def _forward(self, xb, yb):
+        return self.loss_fn(self.model(xb), yb)
+
+    def _check(self, key, program, xb, yb):
+        """The eager step on a second batch, and the replay beside it: keep the replay if identical."""
+        buffers = [b.data.copy() for _, b in self.model.named_buffers()] if hasattr(self.model, "named_buffers") else []
+        loss = self._forward(xb, yb)
+        loss.backward()
+        replayed, grads = program.run(xb.data, yb.data)
+        same = np.array_equal(replayed, loss.data) and all(
+            (g is None) == (p.grad is None) and (g is None or np.array_equal(g, p.grad.data))
+            for p, g in zip(self.params, grads))
+        if buffers:
+            after = [b.data for _, b in self.model.named_buffers()]
+            same = same and len(after) == len(buffers) and all(np.array_equal(a, b) for a, b in zip(after, buffers))
+        self.stage[key] = (_REPLAY, program) if same else (_EAGER, None)
+        return loss.data
