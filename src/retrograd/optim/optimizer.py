@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..autograd.tensor import Tensor, enable_grad
+from ..autograd.tensor import GradMode, Tensor
 
 _COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
 
@@ -87,8 +87,12 @@ class Optimizer:
     # ----------------------------------------------------------- stepping
     def _evaluate(self, closure):
         """Run the user's closure with recording on; returns what it returned."""
-        with enable_grad():
+        saved = GradMode.enabled          # as enable_grad(), without a context object per step
+        GradMode.enabled = True
+        try:
             return closure()
+        finally:
+            GradMode.enabled = saved
 
     def step(self, closure=None):
         """One update of every parameter from its ``.grad``; returns the closure's loss (float) if given."""

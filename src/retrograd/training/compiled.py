@@ -12,7 +12,7 @@ on that shape is replayed. Anything the check rejects stays eager.
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..autograd.trace import NotTraceable, trace
+from ..autograd.trace import NotTraceable, Program, Recorder
 
 _TRACE, _CHECK, _REPLAY, _EAGER = range(4)
 
@@ -37,21 +37,22 @@ class CompiledStep:
 
     def __call__(self, xb, yb):
         """Set every parameter's ``.grad`` for this batch (grads must be cleared) and return the loss array."""
-        key = (xb.data.shape, xb.data.dtype.str, yb.data.shape, yb.data.dtype.str, self.model.training)
+        x, y = xb.data, yb.data
+        key = (x.shape, x.dtype, y.shape, y.dtype, self.model.training)
         stage, program = self.stage.get(key, (_TRACE, None))
         if stage == _REPLAY:
-            loss, grads = program.run(xb.data, yb.data)
+            loss, grads = program.run(x, y)
             for p, g in zip(self.params, grads):
                 if g is not None:
                     p.grad = Tensor._wrap(g if g.dtype == p.data.dtype else g.astype(p.data.dtype))
             self.replays += 1
             return loss
         if stage == _TRACE:
+            with Recorder() as record:
+                loss = self._forward(xb, yb)     # the step runs once, whether or not it can be replayed
             try:
-                loss, program = trace(self._forward, (xb, yb), self.params)
-                self.stage[key] = (_CHECK, program)
+                self.stage[key] = (_CHECK, Program(record.nodes, (xb, yb), self.params, loss))
             except NotTraceable:
-                loss = self._forward(xb, yb)
                 self.stage[key] = (_EAGER, None)
             loss.backward()
             return loss.data

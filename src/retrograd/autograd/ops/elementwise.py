@@ -156,9 +156,11 @@ def tanh(x):
 
 @tanh.defvjp
 def tanh_vjp(m, needs, g, out, x):
-    if m is ARRAY_MATH:  # same formula, fewer temporaries (a hot rule in small MLPs)
-        r = 1 - out * out
-        return (_times(r, g),)
+    if m is ARRAY_MATH and out.dtype == g.dtype and out.ndim:  # same formula, one temporary (a hot rule in small MLPs)
+        r = np.multiply(out, out)
+        np.subtract(1, r, out=r)
+        r *= g
+        return (r,)
     return (g * (1 - out * out),)
 
 

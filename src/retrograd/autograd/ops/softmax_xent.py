@@ -33,11 +33,12 @@ def _check(z, target, reduction):
 def softmax_cross_entropy(z, target, reduction="none"):
     _check(z, target, reduction)
     shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
-    p = np.exp(shifted)
-    total = np.add.reduce(p, axis=1)
-    loss = np.log(total)
-    loss -= shifted[np.arange(z.shape[0]), target]
-    p /= total[:, None]                                       # the softmax, for the VJP
+    picked = shifted[np.arange(z.shape[0]), target]
+    p = np.exp(shifted, out=shifted)
+    total = np.add.reduce(p, axis=1, keepdims=True)
+    p /= total                                                # the softmax, for the VJP
+    loss = np.log(total.reshape(-1))
+    loss -= picked
     if reduction == "mean":
         loss = np.true_divide(np.add.reduce(loss), max(1, len(loss)))
     elif reduction == "sum":
@@ -46,26 +47,29 @@ def softmax_cross_entropy(z, target, reduction="none"):
 
 
 def _row_weights(m, g, n, reduction):
-    """The cotangent of each row's loss: g itself, or g spread over the rows (mean, sum)."""
+    """The cotangent of each row's loss (recorded): g itself, or g spread over the rows (mean, sum)."""
     if reduction == "none":
         return g
     scale = 1.0 / max(1, n) if reduction == "mean" else 1.0
-    if m is ARRAY_MATH:
-        return np.full(n, g * scale, dtype=g.dtype)
     return m.broadcast_to(m.reshape(g * scale, shape=(1,)), shape=(n,))
 
 
 @softmax_cross_entropy.defvjp
 def softmax_cross_entropy_vjp(m, needs, g, out, z, target, reduction="none", saved=None):
     n, c = z.shape
-    g = _row_weights(m, g, n, reduction)
     if m is ARRAY_MATH:
         if saved is None:
             saved = np.exp(z - z.max(axis=1, keepdims=True))
             saved /= saved.sum(axis=1, keepdims=True)
-        dz = saved * g[:, None]                               # never in place: the graph may be retained
-        dz[np.arange(n), target] -= g
+        if reduction == "none":
+            dz = saved * g[:, None]                           # never in place: the graph may be retained
+            dz[np.arange(n), target] -= g
+        else:                                                 # every row has the same weight
+            w = g * (1.0 / max(1, n)) if reduction == "mean" else g
+            dz = saved * w
+            dz[np.arange(n), target] -= w
         return dz, None
+    g = _row_weights(m, g, n, reduction)
     onehot = np.zeros((n, c), dtype=z.dtype)
     onehot[np.arange(n), target.data if hasattr(target, "data") else target] = 1
     p = m.exp(z - m.logsumexp(z, axis=(1,), keepdims=True))

@@ -1,0 +1,141 @@
+"""fit's recorded-and-replayed training step: same results as eager, and eager wherever replay is unsafe."""
+import numpy as np
+import pytest
+
+import retrograd as rg
+from retrograd.autograd.trace import NotTraceable, trace
+from retrograd.training import Trainer
+
+from .conftest import blobs, make_mlp, weights
+
+
+def train(model, loss, X, y, compile, epochs=4, batch_size=8, lr=0.1):
+    opt = rg.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    trainer = Trainer(model, loss, opt, batch_size=batch_size, seed=3, quiet=True, compile=compile)
+    history = trainer.fit((X, y), epochs=epochs)
+    return trainer, history
+
+
+def assert_same_training(make_model, loss, X, y, compile="auto", expect_replays=True, **kw):
+    eager_model, compiled_model = make_model(), make_model()
+    _, h_eager = train(eager_model, loss, X, y, compile=False, **kw)
+    trainer, h_comp = train(compiled_model, loss, X, y, compile=compile, **kw)
+    for a, b in zip(weights(compiled_model), weights(eager_model)):
+        np.testing.assert_array_equal(a, b)                  # bit for bit, not approximately
+    assert h_comp["loss"] == h_eager["loss"]
+    replays = trainer.compiled.replays if trainer.compiled is not None else 0
+    assert (replays > 0) == expect_replays
+    return trainer
+
+
+def test_mlp_classifier_replays_and_matches_eager_bit_for_bit():
+    X, y = blobs(n=50)                                       # 6 batches of 8 and one of 2
+    trainer = assert_same_training(lambda: make_mlp([4, 6, 3]), "cross_entropy", X, y)
+    # each of the two batch shapes: traced once, checked once, then replayed
+    assert trainer.compiled.replays == 4 * 7 - 4
+
+
+def test_regression_with_relu_and_mse_matches_eager():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3))
+    y = np.sin(X).sum(axis=1, keepdims=True)
+    assert_same_training(lambda: make_mlp([3, 8, 8, 1], dtype=np.float64, act="relu"), "mse", X, y)
+
+
+def test_convolutional_model_matches_eager():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(24, 1, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 24)
+
+    def model():
+        rg.manual_seed(0)
+        return rg.nn.Sequential(rg.nn.Conv2d(1, 4, 3, padding=1), rg.nn.ReLU(), rg.nn.MaxPool2d(2),
+                                rg.nn.Flatten(), rg.nn.Linear(36, 3))
+    assert_same_training(model, "cross_entropy", X, y, epochs=3)
+
+
+def test_dropout_in_training_is_never_replayed():
+    X, y = blobs(n=40)
+
+    def model():
+        rg.manual_seed(0)
+        return rg.nn.Sequential(rg.nn.Linear(4, 8), rg.nn.Tanh(), rg.nn.Dropout(0.3), rg.nn.Linear(8, 3))
+    # auto: Dropout is not traceable in training, so the step is not even recorded
+    eager = model()
+    rg.manual_seed(5)
+    train(eager, "cross_entropy", X, y, compile=False)
+    auto_model = model()
+    rg.manual_seed(5)
+    trainer, _ = train(auto_model, "cross_entropy", X, y, compile="auto")
+    assert trainer.compiled is None
+    # forced: the check against eager sees different masks and keeps the step eager
+    forced = model()
+    rg.manual_seed(5)
+    trainer, _ = train(forced, "cross_entropy", X, y, compile=True)
+    assert trainer.compiled.replays == 0
+    for a, b, c in zip(weights(eager), weights(auto_model), weights(forced)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_batch_norm_running_statistics_keep_the_step_eager():
+    X, y = blobs(n=40)
+
+    def model():
+        rg.manual_seed(0)
+        return rg.nn.Sequential(rg.nn.Linear(4, 8), rg.nn.BatchNorm1d(8), rg.nn.Tanh(), rg.nn.Linear(8, 3))
+    assert_same_training(model, "cross_entropy", X, y, compile=True, expect_replays=False)
+    m = model()
+    trainer, _ = train(m, "cross_entropy", X, y, compile="auto")
+    assert trainer.compiled is None
+
+
+def test_custom_modules_and_loss_functions_stay_eager_unless_asked():
+    class Scale(rg.nn.Module):
+        def forward(self, x):
+            return x * 2.0
+    X, y = blobs(n=24)
+    m = rg.nn.Sequential(rg.nn.Linear(4, 3), Scale())
+    trainer, _ = train(m, "cross_entropy", X, y, compile="auto")
+    assert trainer.compiled is None
+    trainer, _ = train(make_mlp([4, 5, 3]), lambda out, t: rg.nn.functional.cross_entropy(out, t), X, y,
+                       compile="auto")
+    assert trainer.compiled is None
+    def scaled():
+        rg.manual_seed(0)
+        return rg.nn.Sequential(rg.nn.Linear(4, 3), Scale())
+    assert_same_training(scaled, "cross_entropy", X, y, compile=True)
+
+
+def test_targets_reshaped_outside_the_graph_are_not_replayed_stale():
+    X, y = blobs(n=32)
+
+    def one_hot_mse(out, t):                 # the one-hot matrix is made from the batch by NumPy
+        return rg.nn.functional.mse_loss(rg.nn.functional.softmax(out, axis=1), np.eye(3)[t.data])
+    assert_same_training(lambda: make_mlp([4, 5, 3], dtype=np.float64), one_hot_mse, X, y.astype(np.int64),
+                         compile=True, expect_replays=False)
+
+
+def test_compile_option_is_validated():
+    with pytest.raises(ValueError, match="compile must be"):
+        Trainer(make_mlp([2, 2]), "mse", rg.optim.SGD(make_mlp([2, 2]).parameters()), compile="yes")
+
+
+def test_program_replays_new_inputs_like_the_eager_step():
+    model = make_mlp([4, 7, 3], dtype=np.float64)
+    params = list(model.parameters())
+    loss_fn = rg.nn.get_loss("cross_entropy")
+    X, y = blobs(n=16, dtype=np.float64)
+    _, program = trace(lambda a, b: loss_fn(model(a), b), (rg.tensor(X[:8]), rg.tensor(y[:8])), params)
+    loss = loss_fn(model(rg.tensor(X[8:])), rg.tensor(y[8:]))
+    loss.backward()
+    replayed, grads = program.run(X[8:], y[8:])
+    assert replayed == loss.data
+    for p, g in zip(params, grads):
+        np.testing.assert_array_equal(g, p.grad.data)
+
+
+def test_tracing_something_that_is_not_a_loss_is_refused():
+    x = rg.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(NotTraceable, match="one-element loss"):
+        trace(lambda a: a * 2.0, (rg.tensor(np.ones((2, 3))),), [x])
