@@ -139,3 +139,20 @@ def test_tracing_something_that_is_not_a_loss_is_refused():
     x = rg.tensor(np.ones((2, 3)), requires_grad=True)
     with pytest.raises(NotTraceable, match="one-element loss"):
         trace(lambda a: a * 2.0, (rg.tensor(np.ones((2, 3))),), [x])
+
+
+def test_batch_derived_index_in_a_static_parameter_is_refused():
+    X, y = blobs(n=32, dtype=np.float64)
+
+    def picked_logit_loss(out, t):           # the labels reach the graph as a getitem index
+        return -rg.mean(out[np.arange(len(t.data)), t.data])
+    assert_same_training(lambda: make_mlp([4, 5, 3], dtype=np.float64), picked_logit_loss, X, y,
+                         compile=True, expect_replays=False)
+
+
+def test_trace_refuses_batch_arrays_hidden_in_static_parameters():
+    model = make_mlp([4, 3], dtype=np.float64)
+    X, y = blobs(n=8, dtype=np.float64)
+    with pytest.raises(NotTraceable, match="getitem"):
+        trace(lambda a, t: -rg.mean(model(a)[np.arange(8), t.data]), (rg.tensor(X), rg.tensor(y)),
+              list(model.parameters()))

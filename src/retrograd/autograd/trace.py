@@ -70,6 +70,17 @@ def _constant(value, rows, op):
     return value
 
 
+def _static(value, rows, op, slot_of):
+    """Check a static parameter (an op's keyword argument): it must not be, or come from, the batch."""
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            _static(v, rows, op, slot_of)
+    elif hasattr(value, "shape"):
+        if id(value) in slot_of:
+            raise NotTraceable(f"{op.name} takes an input of the traced step as a static parameter")
+        _constant(value, rows, op)
+
+
 class Program:
     """The recorded step: ``run(*input_arrays)`` -> (loss array, gradient arrays per parameter)."""
 
@@ -113,6 +124,8 @@ class Program:
                     s = slot_of.get(id(a)) if hasattr(a, "shape") else None
                     arg_slots.append(s if s is not None else new_slot(_constant(a, rows, op)))
                     needs.append(False)
+            for value in kw.values():
+                _static(value, rows, op, slot_of)
             out_slot = slot_of[id(out)] = new_slot(None)
             keep.append(out)
             shapes[out_slot] = out.data.shape

@@ -22,6 +22,8 @@ def model_is_traceable(model, loss_fn):
     modules = list(model.modules()) if hasattr(model, "modules") else [model]
     if not all(getattr(m, "traceable", False) for m in modules):
         return False
+    if not all(isinstance(p.data, np.ndarray) for p in model.parameters()):
+        return False      # replay is only checked on the CPU so far
     return bool(getattr(loss_fn, "traceable", False))
 
 
