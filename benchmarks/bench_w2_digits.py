@@ -4,10 +4,12 @@
 
 Prints one JSON line per framework (the fields of ../shared/bench/peers), then
 one line per retrograd variant with its speed ratios to the peers. Variants:
-``retrograd`` (loss="cross_entropy", the default BLAS policy: one thread for
-small steps), ``retrograd-fused-xent`` (the fused softmax cross-entropy
-primitive as the loss function), ``retrograd-blas-default`` (BLAS left at its
-default thread count, as the peers' numpy runs). Timing covers the training loop only: for
+``retrograd`` (loss="cross_entropy", the defaults: the step is recorded and
+replayed, small steps run BLAS on one thread), ``retrograd-eager``
+(``compile=False``: every step through the Tensor engine),
+``retrograd-fused-xent`` (a plain-function loss, so also eager),
+``retrograd-blas-default`` (BLAS left at its default thread count, as the
+peers' numpy runs). Timing covers the training loop only: for
 retrograd that is the whole ``rg.fit`` call (trainer set-up, per-epoch
 shuffle, 30 epochs); the model is built and initialised outside it.
 """
@@ -37,6 +39,7 @@ def fused_cross_entropy(outputs, targets):
 
 VARIANTS = {  # label -> rg.fit keyword arguments
     "retrograd": {"loss": "cross_entropy"},
+    "retrograd-eager": {"loss": "cross_entropy", "compile": False},
     "retrograd-fused-xent": {"loss": fused_cross_entropy},
     "retrograd-blas-default": {"loss": "cross_entropy", "blas_threads": None},
 }
