@@ -213,3 +213,24 @@ def test_blas_thread_setting_is_restored():
     nn.LSTM(2, 3)(rg.tensor(np.ones((4, 2, 2), dtype=np.float32)))[0].sum().backward()
     after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert before == after
+
+
+@pytest.mark.parametrize("bi", [False, True])
+def test_lstm_background_jobs_give_the_same_results(monkeypatch, bi):
+    """Large sequences run their batched GEMMs on a background thread, chunk by chunk, beside the loop."""
+    from retrograd.autograd.ops import recurrent as kernels
+    m = nn.LSTM(3, 4, bidirectional=bi, dtype=np.float64)
+    D = 2 if bi else 1
+    x, h0, c0 = rng.standard_normal((13, 2, 3)), rng.standard_normal((D, 2, 4)), rng.standard_normal((D, 2, 4))
+
+    def run():
+        m.zero_grad()
+        ins = [rg.tensor(a, requires_grad=True) for a in (x, h0, c0)]
+        out, (hn, cn) = m(ins[0], (ins[1], ins[2]))
+        ((out * out).sum() + cn.sum()).backward()
+        return [out.data.copy()] + [a.grad.data.copy() for a in ins] + [p.grad.data.copy() for p in m.parameters()]
+
+    inline = run()
+    monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
+    for a, b in zip(inline, run()):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)

@@ -68,6 +68,60 @@ def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
+# Multiply-adds of a sequence's batched work (input projection, weight gradients) above
+# which it runs on a background thread while the per-step loop goes on: the loop is a
+# chain of small single-threaded GEMMs, so a second core is otherwise idle.
+OVERLAP_ABOVE = 1 << 24
+_WORKER = []
+
+
+class _Now:
+    """Runs each job at once: the stand-in for the background thread on small sequences."""
+
+    def submit(self, fn, *args):
+        fn(*args)
+        return self
+
+    def result(self):
+        return None
+
+
+def _worker(work):
+    """Where a sequence's batched jobs run: one shared background thread, or inline when small.
+
+    NumPy's ufuncs and BLAS release the GIL, so the jobs run beside the Python loop.
+    Callers wait for every job before they return.
+    """
+    if work < OVERLAP_ABOVE:
+        return _Now()
+    if not _WORKER:
+        from concurrent.futures import ThreadPoolExecutor
+        _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="retrograd-rnn"))
+    return _WORKER[0]
+
+
+def _chunks(T, reverse, n=8):
+    """About n ranges [lo, hi) of time steps, in the order the forward loop visits them."""
+    size = -(-T // n)
+    spans = [(lo, min(lo + size, T)) for lo in range(0, T, size)]
+    return spans[::-1] if reverse else spans
+
+
+def _previous_into(dst, seq, first, lo, hi, reverse):
+    """dst[t - lo] = the state entering step t for t in [lo, hi): seq[t - 1] (seq[t + 1] reversed), or first."""
+    T = len(seq)
+    if reverse:
+        end = min(hi, T - 1)
+        dst[:end - lo] = seq[lo + 1:end + 1]
+        if hi == T:
+            dst[-1] = first
+    else:
+        start = max(lo, 1)
+        dst[start - lo:] = seq[start - 1:hi - 1]
+        if lo == 0:
+            dst[0] = first
+
+
 def _previous(states, first, reverse):
     """The state entering each step: (T, B, H) from the per-step outputs and the initial state."""
     prev = scratch("previous", states.shape, states.dtype)
@@ -129,16 +183,26 @@ def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     np.multiply(w_ih, scale, out=w_in[:, :n_in])
     np.multiply(b_ih + b_hh, scale[:, 0], out=w_in[:, n_in])
     x1 = scratch("lstm_x1", (T, n_in + 1, B), dtype)
-    x1[:, :n_in] = x.transpose(0, 2, 1)
-    x1[:, n_in] = 1.0
-    xw = np.matmul(w_in, x1, out=scratch("lstm_xw", (T, 4 * H, B), dtype))
+    xw = scratch("lstm_xw", (T, 4 * H, B), dtype)
+
+    def project(lo, hi):
+        x1[lo:hi, :n_in] = x[lo:hi].transpose(0, 2, 1)
+        x1[lo:hi, n_in] = 1.0
+        np.matmul(w_in, x1[lo:hi], out=xw[lo:hi])
+
+    chunks = _chunks(T, reverse)
+    pool = _worker(4 * H * T * B * (n_in + H))
+    ready = [pool.submit(project, lo, hi) for lo, hi in chunks]
     states = np.empty((2, T, H, B), dtype=dtype)                 # h^T, c^T per step
     acts = np.empty((T, 5, H, B), dtype=dtype)                   # i, f, g, o, tanh(c) per step
     pre = scratch("lstm_pre", (4 * H, B), dtype)
     tmp = scratch("lstm_tmp", (H, B), dtype)
     h, c = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
+    starts = {(hi - 1 if reverse else lo): n for n, (lo, hi) in enumerate(chunks)}
     with np.errstate(over="ignore"):                             # exp(-z) = inf gives sigmoid 0: right
         for t in _steps(T, reverse):
+            if t in starts:
+                ready[starts[t]].result()
             a = acts[t]
             np.matmul(w_hh_n, h, out=pre)
             pre += xw[t]
@@ -179,21 +243,17 @@ def lstm_composite(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return [F.stack([hs[t] for t in range(T)]), F.stack([cs[t] for t in range(T)])]
 
 
-def _lstm_local_derivatives(acts, cs, c0, reverse):
+def _lstm_local_derivatives(k, acts, cs, c0, lo, hi, reverse):
     """Per step, what dc (and dh) multiply into the gate gradients; none depends on the backward sweep.
 
-    (T, 5, H, B) = [i' g, f' c_prev, i g', o' tanh(c), o tanh'(c)] with ' the
-    derivative at the pre-activation: computed for all steps at once (large
+    Fills k[lo:hi] (steps, 5, H, B) = [i' g, f' c_prev, i g', o' tanh(c), o tanh'(c)]
+    with ' the derivative at the pre-activation: for many steps at once (large
     arrays, 13 calls) instead of 13 small calls per step inside the loop.
     """
-    T = acts.shape[0]
-    i, f, g, o, tc = (acts[:, k] for k in range(5))
-    k = scratch("lstm_k", acts.shape, acts.dtype)
+    k, acts = k[lo:hi], acts[lo:hi]
+    i, f, g, o, tc = (acts[:, n] for n in range(5))
     c_prev = k[:, 4]                                             # borrowed until the last plane is made
-    if reverse:
-        c_prev[-1], c_prev[:-1] = c0, cs[1:]
-    else:
-        c_prev[0], c_prev[1:] = c0, cs[:-1]
+    _previous_into(c_prev, cs, c0, lo, hi, reverse)
     sig_if = acts[:, :2]
     np.subtract(1.0, sig_if, out=k[:, :2])
     k[:, :2] *= sig_if                                           # sigmoid' of i and f
@@ -208,7 +268,6 @@ def _lstm_local_derivatives(acts, cs, c0, reverse):
     np.multiply(tc, tc, out=k[:, 4])
     np.subtract(1.0, k[:, 4], out=k[:, 4])
     k[:, 4] *= o
-    return k
 
 
 def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, saved=None):
@@ -226,43 +285,62 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
     live_h = set(np.flatnonzero(gh.reshape(T, -1).any(axis=1)).tolist())
     live_c = set(np.flatnonzero(gc.reshape(T, -1).any(axis=1)).tolist())
     hs, cs = out
-    k_all = _lstm_local_derivatives(acts, cs, c0.T, reverse)
+    c0_t = c0.T
+    hs_b = hs.transpose(0, 2, 1)
+    want_w = any(needs[3:])
+    # The weight gradients contract over (step, batch): gate gradients as (4H, T*B)
+    # against z = [h_prev, x, 1] (T*B, H + in + 1), one GEMM per chunk of steps, run in
+    # the background as soon as the loop has finished the chunk. Each step writes its
+    # (4, H, B) slice of dG in place, strided: cheaper than a transposing copy.
+    dG = scratch("lstm_dG", (4, H, T, B), dtype)                 # gates i, f, g, o
+    k_all = scratch("lstm_k", acts.shape, dtype)
+    z = scratch("lstm_z", (T, B, H + n_in + 1), dtype)
+
+    def prepare(lo, hi):
+        _lstm_local_derivatives(k_all, acts, cs, c0_t, lo, hi, reverse)
+        if want_w:
+            _previous_into(z[lo:hi, :, :H], hs_b, h0, lo, hi, reverse)
+            z[lo:hi, :, H:H + n_in] = x[lo:hi]
+            z[lo:hi, :, H + n_in] = 1.0
+
+    def contract(lo, hi, parts):
+        flat = dG[:, :, lo:hi].reshape(4 * H, (hi - lo) * B)
+        parts.append((lo, flat @ z[lo:hi].reshape((hi - lo) * B, -1) if want_w else None,
+                      flat.T @ w_ih if needs[0] else None))
+
+    chunks = _chunks(T, reverse)[::-1]                           # in the backward sweep's order
+    pool = _worker(4 * H * T * B * (n_in + H))
+    ready = [pool.submit(prepare, lo, hi) for lo, hi in chunks]
+    parts, done = [], []
     w_hh_t = w_hh.T                                              # (H, 4H)
-    # gate gradients i, f, g, o as (4H, T*B): the weight gradients contract over (step,
-    # batch) in one GEMM. Each step writes its (4, H, B) slice in place, strided: cheaper
-    # than one transposing copy afterwards, and the step's GEMM reads it as it is.
-    dG = scratch("lstm_dG", (4, H, T, B), dtype)
     tmp = scratch("lstm_tmp", (H, B), dtype)
     dh = np.zeros((H, B), dtype=dtype)
     dc = np.zeros((H, B), dtype=dtype)
-    order = list(_steps(T, reverse))
-    for n in range(T - 1, -1, -1):
-        t = order[n]
-        if t in live_h:
-            dh += gh[t]
-        if t in live_c:
-            dc += gc[t]
-        k, d = k_all[t], dG[:, :, t]
-        np.multiply(dh, k[4], out=tmp)
-        dc += tmp                                                # through h = o tanh(c)
-        np.multiply(dc, k[:3], out=d[:3])                        # d i, d f, d g
-        np.multiply(dh, k[3], out=d[3])                          # d o
-        dc *= acts[t, 1]
-        if n > 0 or needs[1]:                                    # the last product feeds only dh0
-            np.matmul(w_hh_t, d.reshape(4 * H, B), out=dh)
-    flat = dG.reshape(4 * H, T * B)
-    dx = (flat.T @ w_ih).reshape(x.shape) if needs[0] else None
-    dw_ih = dw_hh = db = None
-    if any(needs[3:]):
-        z = scratch("lstm_z", (T, B, H + n_in + 1), dtype)
-        hs_b = hs.transpose(0, 2, 1)
-        if reverse:
-            z[-1, :, :H], z[:-1, :, :H] = h0, hs_b[1:]
-        else:
-            z[0, :, :H], z[1:, :, :H] = h0, hs_b[:-1]
-        z[:, :, H:H + n_in] = x
-        z[:, :, H + n_in] = 1.0
-        dw = flat @ z.reshape(T * B, -1)                         # against [h_prev, x, 1]
+    for n_chunk, (lo, hi) in enumerate(chunks):
+        ready[n_chunk].result()
+        for t in (range(lo, hi) if reverse else range(hi - 1, lo - 1, -1)):
+            if t in live_h:
+                dh += gh[t]
+            if t in live_c:
+                dc += gc[t]
+            k, d = k_all[t], dG[:, :, t]
+            np.multiply(dh, k[4], out=tmp)
+            dc += tmp                                            # through h = o tanh(c)
+            np.multiply(dc, k[:3], out=d[:3])                    # d i, d f, d g
+            np.multiply(dh, k[3], out=d[3])                      # d o
+            dc *= acts[t, 1]
+            if t != (T - 1 if reverse else 0) or needs[1]:       # the last product feeds only dh0
+                np.matmul(w_hh_t, d.reshape(4 * H, B), out=dh)
+        done.append(pool.submit(contract, lo, hi, parts))
+    for job in done:
+        job.result()
+    dx = dw_ih = dw_hh = db = None
+    if needs[0]:
+        dx = np.empty(x.shape, dtype=dtype)
+        for lo, _, dx_part in parts:
+            dx[lo:lo + len(dx_part) // B] = dx_part.reshape(-1, B, n_in)
+    if want_w:
+        dw = sum(dw_part for _, dw_part, _ in parts)
         dw_hh, dw_ih, db = dw[:, :H], dw[:, H:H + n_in], dw[:, H + n_in]
     return (dx, dh.T if needs[1] else None, dc.T if needs[2] else None,
             dw_ih if needs[3] else None, dw_hh if needs[4] else None,
