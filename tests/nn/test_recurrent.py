@@ -234,3 +234,18 @@ def test_lstm_background_jobs_give_the_same_results(monkeypatch, bi):
     monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
     for a, b in zip(inline, run()):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def test_recycled_arrays_come_back_only_when_nobody_holds_them():
+    from retrograd.autograd.ops.recurrent import recycled
+    a = recycled("test", (3, 4), np.float64)
+    address = a.__array_interface__["data"][0]
+    view = a[1:]
+    b = recycled("test", (3, 4), np.float64)
+    del a
+    c = recycled("test", (3, 4), np.float64)                  # a's memory is still seen through view
+    assert address not in [x.__array_interface__["data"][0] for x in (b, c)]
+    del view
+    d = recycled("test", (3, 4), np.float64)
+    assert d.__array_interface__["data"][0] == address
+    assert not np.shares_memory(d, b) and not np.shares_memory(d, c)

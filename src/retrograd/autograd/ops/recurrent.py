@@ -20,6 +20,7 @@ Only the state part is differentiable (h, and c for the LSTM); the cotangent
 of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
+import sys
 import threading
 
 import numpy as np
@@ -47,6 +48,28 @@ def scratch(tag, shape, dtype):
         if len(store) > 32:
             store.clear()
         arr = store[key] = np.empty(shape, dtype=dtype)
+    return arr
+
+
+def recycled(tag, shape, dtype):
+    """An array a kernel returns or saves (it outlives the call), reusing the memory of an earlier one nobody holds.
+
+    The LSTM's states and saved activations are megabytes per call; fresh, they page-fault
+    in on every training step (measured on the shared VM: ~1000 faults, a quarter of a W4
+    step). An earlier array is free again once this pool holds the only reference to it:
+    every NumPy view keeps a reference to the array that owns its memory, and so does
+    anything else that uses it (a Tensor, torch.from_numpy, a memoryview).
+    """
+    store = getattr(_SCRATCH, "recycled", None)
+    if store is None or len(store) > 32:
+        store = _SCRATCH.recycled = {}
+    kept = store.setdefault((tag, tuple(shape), np.dtype(dtype).str), [])
+    for arr in kept:
+        if sys.getrefcount(arr) == 3:                            # kept, arr, getrefcount's argument
+            return arr
+    arr = np.empty(shape, dtype=dtype)
+    if len(kept) < 4:
+        kept.append(arr)
     return arr
 
 
@@ -193,8 +216,8 @@ def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     chunks = _chunks(T, reverse)
     pool = _worker(4 * H * T * B * (n_in + H))
     ready = [pool.submit(project, lo, hi) for lo, hi in chunks]
-    states = np.empty((2, T, H, B), dtype=dtype)                 # h^T, c^T per step
-    acts = np.empty((T, 5, H, B), dtype=dtype)                   # i, f, g, o, tanh(c) per step
+    states = recycled("lstm_states", (2, T, H, B), dtype)         # h^T, c^T per step
+    acts = recycled("lstm_acts", (T, 5, H, B), dtype)             # i, f, g, o, tanh(c) per step
     pre = scratch("lstm_pre", (4 * H, B), dtype)
     tmp = scratch("lstm_tmp", (H, B), dtype)
     h, c = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
@@ -355,7 +378,7 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
 def _gru_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     T, B, _ = x.shape
     H = h0.shape[-1]
-    out = np.empty((T, B, 5 * H), dtype=np.result_type(x, w_ih))
+    out = recycled("gru_out", (T, B, 5 * H), np.result_type(x, w_ih))
     xw = (x.reshape(T * B, -1) @ w_ih.T).reshape(T, B, 3 * H)
     xw += b_ih
     w_hh_t = w_hh.T
@@ -406,8 +429,8 @@ def _gru_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
     H = h0.shape[-1]
     gh = g[..., :H]
     hs = out[..., :H]
-    dGx = np.empty((T, B, 3 * H), dtype=out.dtype)
-    dGh = np.empty((T, B, 3 * H), dtype=out.dtype)
+    dGx = scratch("gru_dGx", (T, B, 3 * H), out.dtype)
+    dGh = scratch("gru_dGh", (T, B, 3 * H), out.dtype)
     dh = np.zeros((B, H), dtype=out.dtype)
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
@@ -436,7 +459,8 @@ def _gru_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
 
 def _rnn_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
     T, B, _ = x.shape
-    out = (x.reshape(T * B, -1) @ w_ih.T).reshape(T, B, -1)
+    out = recycled("rnn_out", (T, B, w_ih.shape[0]), np.result_type(x, w_ih))
+    np.matmul(x.reshape(T * B, -1), w_ih.T, out=out.reshape(T * B, -1))
     out += b_ih + b_hh
     w_hh_t = w_hh.T
     h = h0
@@ -468,7 +492,7 @@ def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
         return _recorded_vjp(rnn_composite, [g], (x, h0, w_ih, w_hh, b_ih, b_hh), needs,
                              reverse=reverse, nonlinearity=nonlinearity)
     T, B, H = out.shape
-    dG = np.empty_like(out)
+    dG = scratch("rnn_dG", out.shape, out.dtype)
     dh = np.zeros((B, H), dtype=out.dtype)
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
