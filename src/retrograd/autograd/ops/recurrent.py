@@ -1,9 +1,11 @@
 """Fused recurrent sequences (LSTM, GRU, Elman RNN): one primitive per layer and direction.
 
-The forward computes ``x @ W_ih.T`` for every time step in one GEMM, then
+The forward computes ``x @ W_ih.T`` for every time step in batched GEMMs, then
 loops over time with one small GEMM per step. The array-mode backward is a
 hand-written BPTT loop in NumPy that keeps the gate gradients of every step
-and finishes with one GEMM each for ``dW_ih``, ``dW_hh`` and ``dx``. Under
+and gets ``dW_ih``, ``dW_hh`` and ``dx`` from GEMMs over all steps (the LSTM
+runs these batched jobs chunk by chunk on a background thread, beside the
+loop, when the sequence is large: see ``OVERLAP_ABOVE``). Under
 ``create_graph`` the rule instead recomputes the sequence with recorded
 per-step ops and differentiates that, so higher derivatives still work.
 
