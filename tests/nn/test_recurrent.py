@@ -249,3 +249,23 @@ def test_recycled_arrays_come_back_only_when_nobody_holds_them():
     d = recycled("test", (3, 4), np.float64)
     assert d.__array_interface__["data"][0] == address
     assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_lstm_background_thread_works_in_a_forked_child(monkeypatch):
+    import os
+    from retrograd.autograd.ops import recurrent as kernels
+    monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
+    m = nn.LSTM(3, 4, dtype=np.float64)
+    x = rg.tensor(rng.standard_normal((9, 2, 3)))
+    m(x)[0].sum().backward()                                  # the parent starts its worker
+    pid = os.fork()
+    if pid == 0:                                              # the child must not wait on the parent's thread
+        code = 1
+        try:
+            m(x)[0].sum().backward()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0

@@ -22,6 +22,7 @@ Only the state part is differentiable (h, and c for the LSTM); the cotangent
 of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
+import os
 import sys
 import threading
 
@@ -119,10 +120,10 @@ def _worker(work):
     """
     if work < OVERLAP_ABOVE:
         return _Now()
-    if not _WORKER:
+    if not _WORKER or _WORKER[0][0] != os.getpid():             # a forked child has no such thread
         from concurrent.futures import ThreadPoolExecutor
-        _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="retrograd-rnn"))
-    return _WORKER[0]
+        _WORKER[:] = [(os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="retrograd-rnn"))]
+    return _WORKER[0][1]
 
 
 def _chunks(T, reverse, n=8):
