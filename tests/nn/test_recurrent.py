@@ -213,3 +213,59 @@ def test_blas_thread_setting_is_restored():
     nn.LSTM(2, 3)(rg.tensor(np.ones((4, 2, 2), dtype=np.float32)))[0].sum().backward()
     after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert before == after
+
+
+@pytest.mark.parametrize("bi", [False, True])
+def test_lstm_background_jobs_give_the_same_results(monkeypatch, bi):
+    """Large sequences run their batched GEMMs on a background thread, chunk by chunk, beside the loop."""
+    from retrograd.autograd.ops import recurrent as kernels
+    m = nn.LSTM(3, 4, bidirectional=bi, dtype=np.float64)
+    D = 2 if bi else 1
+    x, h0, c0 = rng.standard_normal((13, 2, 3)), rng.standard_normal((D, 2, 4)), rng.standard_normal((D, 2, 4))
+
+    def run():
+        m.zero_grad()
+        ins = [rg.tensor(a, requires_grad=True) for a in (x, h0, c0)]
+        out, (hn, cn) = m(ins[0], (ins[1], ins[2]))
+        ((out * out).sum() + cn.sum()).backward()
+        return [out.data.copy()] + [a.grad.data.copy() for a in ins] + [p.grad.data.copy() for p in m.parameters()]
+
+    inline = run()
+    monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
+    for a, b in zip(inline, run()):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def test_recycled_arrays_come_back_only_when_nobody_holds_them():
+    from retrograd.autograd.ops.recurrent import recycled
+    a = recycled("test", (3, 4), np.float64)
+    address = a.__array_interface__["data"][0]
+    view = a[1:]
+    b = recycled("test", (3, 4), np.float64)
+    del a
+    c = recycled("test", (3, 4), np.float64)                  # a's memory is still seen through view
+    assert address not in [x.__array_interface__["data"][0] for x in (b, c)]
+    del view
+    d = recycled("test", (3, 4), np.float64)
+    assert d.__array_interface__["data"][0] == address
+    assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_lstm_background_thread_works_in_a_forked_child(monkeypatch):
+    import os
+    from retrograd.autograd.ops import recurrent as kernels
+    monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
+    m = nn.LSTM(3, 4, dtype=np.float64)
+    x = rg.tensor(rng.standard_normal((9, 2, 3)))
+    m(x)[0].sum().backward()                                  # the parent starts its worker
+    pid = os.fork()
+    if pid == 0:                                              # the child must not wait on the parent's thread
+        code = 1
+        try:
+            m(x)[0].sum().backward()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0

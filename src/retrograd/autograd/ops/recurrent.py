@@ -1,17 +1,20 @@
 """Fused recurrent sequences (LSTM, GRU, Elman RNN): one primitive per layer and direction.
 
-The forward computes ``x @ W_ih.T`` for every time step in one GEMM, then
+The forward computes ``x @ W_ih.T`` for every time step in batched GEMMs, then
 loops over time with one small GEMM per step. The array-mode backward is a
 hand-written BPTT loop in NumPy that keeps the gate gradients of every step
-and finishes with one GEMM each for ``dW_ih``, ``dW_hh`` and ``dx``. Under
+and gets ``dW_ih``, ``dW_hh`` and ``dx`` from GEMMs over all steps (the LSTM
+runs these batched jobs chunk by chunk on a background thread, beside the
+loop, when the sequence is large: see ``OVERLAP_ABOVE``). Under
 ``create_graph`` the rule instead recomputes the sequence with recorded
 per-step ops and differentiates that, so higher derivatives still work.
 
 Gate orders and shapes are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n;
-``W_ih`` is (gates*H, in)). The output holds, per time step (in input order),
-the state followed by the activations the backward needs:
+``W_ih`` is (gates*H, in)). The outputs, per time step in input order:
 
-* ``lstm_seq``: (T, B, 7H) = [h, c, i, f, o, g, tanh(c)] (gates in an internal order)
+* ``lstm_seq``: (2, T, H, B) = [h^T, c^T], feature-major; the activations the
+  backward needs (gates i, f, g, o and tanh(c)) are saved work
+  (``saves=True``), not part of the output
 * ``gru_seq``:  (T, B, 5H) = [h, r, z, n, W_hn h_prev + b_hn]
 * ``rnn_seq``:  (T, B, H)  = [h]
 
@@ -19,6 +22,8 @@ Only the state part is differentiable (h, and c for the LSTM); the cotangent
 of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
+import os
+import sys
 import threading
 
 import numpy as np
@@ -49,6 +54,28 @@ def scratch(tag, shape, dtype):
     return arr
 
 
+def recycled(tag, shape, dtype):
+    """An array a kernel returns or saves (it outlives the call), reusing the memory of an earlier one nobody holds.
+
+    The LSTM's states and saved activations are megabytes per call; fresh, they page-fault
+    in on every training step (measured on the shared VM: ~1000 faults, a quarter of a W4
+    step). An earlier array is free again once this pool holds the only reference to it:
+    every NumPy view keeps a reference to the array that owns its memory, and so does
+    anything else that uses it (a Tensor, torch.from_numpy, a memoryview).
+    """
+    store = getattr(_SCRATCH, "recycled", None)
+    if store is None or len(store) > 32:
+        store = _SCRATCH.recycled = {}
+    kept = store.setdefault((tag, tuple(shape), np.dtype(dtype).str), [])
+    for arr in kept:
+        if sys.getrefcount(arr) == 3:                            # kept, arr, getrefcount's argument
+            return arr
+    arr = np.empty(shape, dtype=dtype)
+    if len(kept) < 4:
+        kept.append(arr)
+    return arr
+
+
 def _sigmoid(x, out=None):
     """1/(1 + exp(-x)) in place of ``out``: np.exp is vectorised, scipy's expit is 10x slower here.
 
@@ -65,6 +92,60 @@ def _sigmoid(x, out=None):
 
 def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
+
+
+# Multiply-adds of a sequence's batched work (input projection, weight gradients) above
+# which it runs on a background thread while the per-step loop goes on: the loop is a
+# chain of small single-threaded GEMMs, so a second core is otherwise idle.
+OVERLAP_ABOVE = 1 << 24
+_WORKER = []
+
+
+class _Now:
+    """Runs each job at once: the stand-in for the background thread on small sequences."""
+
+    def submit(self, fn, *args):
+        fn(*args)
+        return self
+
+    def result(self):
+        return None
+
+
+def _worker(work):
+    """Where a sequence's batched jobs run: one shared background thread, or inline when small.
+
+    NumPy's ufuncs and BLAS release the GIL, so the jobs run beside the Python loop.
+    Callers wait for every job before they return.
+    """
+    if work < OVERLAP_ABOVE:
+        return _Now()
+    if not _WORKER or _WORKER[0][0] != os.getpid():             # a forked child has no such thread
+        from concurrent.futures import ThreadPoolExecutor
+        _WORKER[:] = [(os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="retrograd-rnn"))]
+    return _WORKER[0][1]
+
+
+def _chunks(T, reverse, n=8):
+    """About n ranges [lo, hi) of time steps, in the order the forward loop visits them."""
+    size = -(-T // n)
+    spans = [(lo, min(lo + size, T)) for lo in range(0, T, size)]
+    return spans[::-1] if reverse else spans
+
+
+def _previous_into(dst, seq, first, lo, hi, reverse):
+    """dst[t - lo] = the state entering step t for t in [lo, hi): seq[t - 1] (seq[t + 1] reversed), or first."""
+    T = len(seq)
+    if reverse:
+        end = min(hi, T - 1)
+        dst[:end - lo] = seq[lo + 1:end + 1]
+        if hi == T:
+            dst[-1] = first
+    else:
+        start = max(lo, 1)
+        dst[start - lo:] = seq[start - 1:hi - 1]
+        if lo == 0:
+            dst[0] = first
 
 
 def _previous(states, first, reverse):
@@ -92,14 +173,14 @@ def _input_grads(needs, dG, x, w_ih, prev_h, dGh=None):
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
-def _recorded_vjp(composite, g, inputs, needs, n_state, **kw):
-    """Create-graph path: rebuild the sequence with recorded ops and differentiate it against g."""
-    from .. import functions as F
+def _recorded_vjp(composite, cots, inputs, needs, **kw):
+    """Create-graph path: rebuild the sequence with recorded ops and differentiate it against cots.
+
+    ``cots`` are the cotangents of the composite's outputs, (T, B, H) each.
+    """
     from ..engine import compute_grads
     from ..tensor import Tensor
     states = composite(*inputs, **kw)         # list of (T, B, H) tensors: h (and c)
-    H = states[0].shape[-1]
-    cots = [F.getitem(g, (Ellipsis, slice(k * H, (k + 1) * H))) for k in range(n_state)]
     wanted = [a for a, n in zip(inputs, needs) if n and isinstance(a, Tensor)]
     grads = compute_grads(states, cots, inputs=wanted, create_graph=True, accumulate=False)
     it = iter(grads)
@@ -109,56 +190,62 @@ def _recorded_vjp(composite, g, inputs, needs, n_state, **kw):
 # --------------------------------------------------------------------- LSTM
 
 
-def _swap_g_o(a, H):
-    """Swap the g and o gate blocks: PyTorch's i, f, g, o <-> the internal i, f, o, g (its own inverse)."""
-    return np.concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]])
-
-
 def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    # Internally the gates run in the order i, f, o, g so the three sigmoids are one
-    # block, and every nonlinearity is one exp: with the weights negated (and the
-    # g rows doubled) once per sequence, e = exp(-z) gives sigmoid(z) = 1/(1 + e)
-    # and tanh(z) = 2 sigmoid(2z) - 1. np.exp is several times faster than
-    # np.tanh or scipy's expit on this machine.
-    T, B, _ = x.shape
+    # Feature-major layout: every per-step array is (features, batch), so the step's
+    # GEMM W_hh @ h^T writes the four gates as four contiguous (H, B) blocks and every
+    # elementwise op below runs on contiguous memory (row slices of a (B, 4H) block
+    # cost up to twice as much per op here).
+    # One exp covers all four gates: with the weights negated (and the g rows doubled)
+    # once per sequence, e = exp(-z) gives sigmoid(z) = 1/(1 + e) and
+    # tanh(z) = 2 sigmoid(2z) - 1. np.exp is about twice as fast as np.tanh here.
+    T, B, n_in = x.shape
     H = h0.shape[-1]
     dtype = np.result_type(x, w_ih)
     scale = np.full((4 * H, 1), -1.0, dtype=dtype)
-    scale[3 * H:] = -2.0
-    w_ih_n = _swap_g_o(w_ih, H) * scale
-    w_hh_n_t = np.ascontiguousarray((_swap_g_o(w_hh, H) * scale).T)
-    bias_n = _swap_g_o(b_ih + b_hh, H) * scale[:, 0]
-    out = np.empty((T, B, 7 * H), dtype=dtype)
-    xw = np.matmul(x.reshape(T * B, -1), w_ih_n.T, out=scratch("lstm_xw", (T * B, 4 * H), dtype))
-    xw = xw.reshape(T, B, 4 * H)
-    xw += bias_n
-    h, c = h0, c0
-    with np.errstate(over="ignore"):
+    scale[2 * H:3 * H] = -2.0
+    w_hh_n = w_hh * scale
+    # the bias rides in the input GEMM as one more input row of ones
+    w_in = np.empty((4 * H, n_in + 1), dtype=dtype)
+    np.multiply(w_ih, scale, out=w_in[:, :n_in])
+    np.multiply(b_ih + b_hh, scale[:, 0], out=w_in[:, n_in])
+    x1 = scratch("lstm_x1", (T, n_in + 1, B), dtype)
+    xw = scratch("lstm_xw", (T, 4 * H, B), dtype)
+
+    def project(lo, hi):
+        x1[lo:hi, :n_in] = x[lo:hi].transpose(0, 2, 1)
+        x1[lo:hi, n_in] = 1.0
+        np.matmul(w_in, x1[lo:hi], out=xw[lo:hi])
+
+    chunks = _chunks(T, reverse)
+    pool = _worker(4 * H * T * B * (n_in + H))
+    ready = [pool.submit(project, lo, hi) for lo, hi in chunks]
+    states = recycled("lstm_states", (2, T, H, B), dtype)         # h^T, c^T per step
+    acts = recycled("lstm_acts", (T, 5, H, B), dtype)             # i, f, g, o, tanh(c) per step
+    pre = scratch("lstm_pre", (4 * H, B), dtype)
+    tmp = scratch("lstm_tmp", (H, B), dtype)
+    h, c = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
+    starts = {(hi - 1 if reverse else lo): n for n, (lo, hi) in enumerate(chunks)}
+    with np.errstate(over="ignore"):                             # exp(-z) = inf gives sigmoid 0: right
         for t in _steps(T, reverse):
-            pre = xw[t]
-            pre += h @ w_hh_n_t
-            row = out[t]
-            acts = row[:, 2 * H:6 * H]                           # i, f, o, g
-            np.exp(pre, out=acts)
-            acts += 1.0
-            np.reciprocal(acts, out=acts)
-            g = acts[:, 3 * H:]
+            if t in starts:
+                ready[starts[t]].result()
+            a = acts[t]
+            np.matmul(w_hh_n, h, out=pre)
+            pre += xw[t]
+            np.exp(pre, out=pre)
+            pre += 1.0
+            np.reciprocal(pre, out=a[:4].reshape(4 * H, B))
+            i, f, g, o, tc = a
             g *= 2.0
             g -= 1.0
-            c_new = row[:, H:2 * H]
-            np.multiply(acts[:, H:2 * H], c, out=c_new)
-            c_new += acts[:, :H] * g
-            tc = row[:, 6 * H:]
-            np.multiply(c_new, -2.0, out=tc)
-            np.exp(tc, out=tc)
-            tc += 1.0
-            np.reciprocal(tc, out=tc)
-            tc *= 2.0
-            tc -= 1.0
-            h_new = row[:, :H]
-            np.multiply(acts[:, 2 * H:3 * H], tc, out=h_new)
+            c_new, h_new = states[1, t], states[0, t]
+            np.multiply(f, c, out=c_new)
+            np.multiply(i, g, out=tmp)
+            c_new += tmp
+            np.tanh(c_new, out=tc)
+            np.multiply(o, tc, out=h_new)
             h, c = h_new, c_new
-    return out
+    return states, acts
 
 
 def lstm_composite(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
@@ -182,58 +269,109 @@ def lstm_composite(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return [F.stack([hs[t] for t in range(T)]), F.stack([cs[t] for t in range(T)])]
 
 
-def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _lstm_local_derivatives(k, acts, cs, c0, lo, hi, reverse):
+    """Per step, what dc (and dh) multiply into the gate gradients; none depends on the backward sweep.
+
+    Fills k[lo:hi] (steps, 5, H, B) = [i' g, f' c_prev, i g', o' tanh(c), o tanh'(c)]
+    with ' the derivative at the pre-activation: for many steps at once (large
+    arrays, 13 calls) instead of 13 small calls per step inside the loop.
+    """
+    k, acts = k[lo:hi], acts[lo:hi]
+    i, f, g, o, tc = (acts[:, n] for n in range(5))
+    c_prev = k[:, 4]                                             # borrowed until the last plane is made
+    _previous_into(c_prev, cs, c0, lo, hi, reverse)
+    sig_if = acts[:, :2]
+    np.subtract(1.0, sig_if, out=k[:, :2])
+    k[:, :2] *= sig_if                                           # sigmoid' of i and f
+    k[:, 0] *= g
+    k[:, 1] *= c_prev
+    np.multiply(g, g, out=k[:, 2])
+    np.subtract(1.0, k[:, 2], out=k[:, 2])
+    k[:, 2] *= i
+    np.subtract(1.0, o, out=k[:, 3])
+    k[:, 3] *= o
+    k[:, 3] *= tc
+    np.multiply(tc, tc, out=k[:, 4])
+    np.subtract(1.0, k[:, 4], out=k[:, 4])
+    k[:, 4] *= o
+
+
+def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, saved=None):
     if m is not ARRAY_MATH:
-        return _recorded_vjp(lstm_composite, g, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), needs, 2,
+        # the cotangent arrives as (2, T, H, B): h^T and c^T; the composite returns (T, B, H)
+        cots = [m.transpose(m.getitem(g, index=k), axes=(0, 2, 1)) for k in range(2)]
+        return _recorded_vjp(lstm_composite, cots, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), needs,
                              reverse=reverse)
-    T, B, _ = x.shape
+    acts = saved
+    T, B, n_in = x.shape
     H = h0.shape[-1]
-    gh, gc = g[..., :H], g[..., H:2 * H]
-    # only the steps whose state receives an outside gradient need the two adds
-    live_h = np.flatnonzero(np.any(gh, axis=(1, 2)))
-    live_c = np.flatnonzero(np.any(gc, axis=(1, 2)))
-    hs, cs = out[..., :H], out[..., H:2 * H]
-    w_hh_i = _swap_g_o(w_hh, H)
-    dG = scratch("lstm_dG", (T, B, 4 * H), out.dtype)            # internal order i, f, o, g
-    dh = np.zeros((B, H), dtype=out.dtype)
-    dc = np.zeros((B, H), dtype=out.dtype)
-    live_h, live_c = set(live_h.tolist()), set(live_c.tolist())
-    order = list(_steps(T, reverse))
-    for k in range(T - 1, -1, -1):
-        t = order[k]
-        c_prev = cs[order[k - 1]] if k > 0 else c0
-        if t in live_h:
-            dh += gh[t]
-        if t in live_c:
-            dc += gc[t]
-        row = out[t]
-        sig, gg, tc = row[:, 2 * H:5 * H], row[:, 5 * H:6 * H], row[:, 6 * H:]
-        i, f, o = sig[:, :H], sig[:, H:2 * H], sig[:, 2 * H:]
-        da = dG[t]
-        np.multiply(dh, tc, out=da[:, 2 * H:3 * H])              # d o
-        tmp = tc * tc
-        np.subtract(1.0, tmp, out=tmp)
-        tmp *= o
-        tmp *= dh
-        dc += tmp                                                # through h = o tanh(c)
-        np.multiply(dc, gg, out=da[:, :H])                       # d i
-        np.multiply(dc, c_prev, out=da[:, H:2 * H])              # d f
-        np.multiply(dc, i, out=da[:, 3 * H:])                    # d g
-        dc *= f
-        d_sig = 1.0 - sig
-        d_sig *= sig
-        da[:, :3 * H] *= d_sig                                   # sigmoid'
-        d_tanh = gg * gg
-        np.subtract(1.0, d_tanh, out=d_tanh)
-        da[:, 3 * H:] *= d_tanh                                  # tanh'
-        dh = da @ w_hh_i
-    flat = dG.reshape(T * B, 4 * H)
-    dx = (flat @ _swap_g_o(w_ih, H)).reshape(x.shape) if needs[0] else None
-    dw_ih = _swap_g_o(flat.T @ x.reshape(T * B, -1), H) if needs[3] else None
-    dw_hh = (_swap_g_o(flat.T @ _previous(hs, h0, reverse).reshape(T * B, H), H)
-             if needs[4] else None)
-    db = _swap_g_o(flat.sum(axis=0), H) if (needs[5] or needs[6]) else None
-    return (dx, dh if needs[1] else None, dc if needs[2] else None, dw_ih, dw_hh,
+    dtype = out.dtype
+    gh, gc = g
+    # only the steps whose state receives an outside gradient need the adds
+    live_h = set(np.flatnonzero(gh.reshape(T, -1).any(axis=1)).tolist())
+    live_c = set(np.flatnonzero(gc.reshape(T, -1).any(axis=1)).tolist())
+    hs, cs = out
+    c0_t = c0.T
+    hs_b = hs.transpose(0, 2, 1)
+    want_w = any(needs[3:])
+    # The weight gradients contract over (step, batch): gate gradients as (4H, T*B)
+    # against z = [h_prev, x, 1] (T*B, H + in + 1), one GEMM per chunk of steps, run in
+    # the background as soon as the loop has finished the chunk. Each step writes its
+    # (4, H, B) slice of dG in place, strided: cheaper than a transposing copy.
+    dG = scratch("lstm_dG", (4, H, T, B), dtype)                 # gates i, f, g, o
+    k_all = scratch("lstm_k", acts.shape, dtype)
+    z = scratch("lstm_z", (T, B, H + n_in + 1), dtype)
+
+    def prepare(lo, hi):
+        _lstm_local_derivatives(k_all, acts, cs, c0_t, lo, hi, reverse)
+        if want_w:
+            _previous_into(z[lo:hi, :, :H], hs_b, h0, lo, hi, reverse)
+            z[lo:hi, :, H:H + n_in] = x[lo:hi]
+            z[lo:hi, :, H + n_in] = 1.0
+
+    def contract(lo, hi, parts):
+        flat = dG[:, :, lo:hi].reshape(4 * H, (hi - lo) * B)
+        parts.append((lo, flat @ z[lo:hi].reshape((hi - lo) * B, -1) if want_w else None,
+                      flat.T @ w_ih if needs[0] else None))
+
+    chunks = _chunks(T, reverse)[::-1]                           # in the backward sweep's order
+    pool = _worker(4 * H * T * B * (n_in + H))
+    ready = [pool.submit(prepare, lo, hi) for lo, hi in chunks]
+    parts, done = [], []
+    w_hh_t = w_hh.T                                              # (H, 4H)
+    tmp = scratch("lstm_tmp", (H, B), dtype)
+    dh = np.zeros((H, B), dtype=dtype)
+    dc = np.zeros((H, B), dtype=dtype)
+    for n_chunk, (lo, hi) in enumerate(chunks):
+        ready[n_chunk].result()
+        for t in (range(lo, hi) if reverse else range(hi - 1, lo - 1, -1)):
+            if t in live_h:
+                dh += gh[t]
+            if t in live_c:
+                dc += gc[t]
+            k, d = k_all[t], dG[:, :, t]
+            np.multiply(dh, k[4], out=tmp)
+            dc += tmp                                            # through h = o tanh(c)
+            np.multiply(dc, k[:3], out=d[:3])                    # d i, d f, d g
+            np.multiply(dh, k[3], out=d[3])                      # d o
+            dc *= acts[t, 1]
+            if t != (T - 1 if reverse else 0) or needs[1]:       # the last product feeds only dh0
+                np.matmul(w_hh_t, d.reshape(4 * H, B), out=dh)
+        done.append(pool.submit(contract, lo, hi, parts))
+    for job in done:
+        job.result()
+    dx = dw_ih = dw_hh = db = None
+    if needs[0]:
+        dx = np.empty(x.shape, dtype=dtype)
+        for lo, _, dx_part in parts:
+            dx[lo:lo + len(dx_part) // B] = dx_part.reshape(-1, B, n_in)
+    if want_w:
+        dw = sum(dw_part for _, dw_part, _ in parts)
+        # contiguous copies: the optimizer's elementwise update runs faster on them
+        dw_hh, dw_ih, db = (np.ascontiguousarray(dw[:, cols])
+                            for cols in (slice(0, H), slice(H, H + n_in), H + n_in))
+    return (dx, dh.T if needs[1] else None, dc.T if needs[2] else None,
+            dw_ih if needs[3] else None, dw_hh if needs[4] else None,
             db if needs[5] else None, db if needs[6] else None)
 
 
@@ -243,7 +381,7 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
 def _gru_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     T, B, _ = x.shape
     H = h0.shape[-1]
-    out = np.empty((T, B, 5 * H), dtype=np.result_type(x, w_ih))
+    out = recycled("gru_out", (T, B, 5 * H), np.result_type(x, w_ih))
     xw = (x.reshape(T * B, -1) @ w_ih.T).reshape(T, B, 3 * H)
     xw += b_ih
     w_hh_t = w_hh.T
@@ -288,14 +426,14 @@ def gru_composite(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
 
 def _gru_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     if m is not ARRAY_MATH:
-        return _recorded_vjp(gru_composite, g, (x, h0, w_ih, w_hh, b_ih, b_hh), needs, 1,
-                             reverse=reverse)
+        cots = [m.getitem(g, index=(Ellipsis, slice(0, h0.shape[-1])))]
+        return _recorded_vjp(gru_composite, cots, (x, h0, w_ih, w_hh, b_ih, b_hh), needs, reverse=reverse)
     T, B, _ = x.shape
     H = h0.shape[-1]
     gh = g[..., :H]
     hs = out[..., :H]
-    dGx = np.empty((T, B, 3 * H), dtype=out.dtype)
-    dGh = np.empty((T, B, 3 * H), dtype=out.dtype)
+    dGx = scratch("gru_dGx", (T, B, 3 * H), out.dtype)
+    dGh = scratch("gru_dGh", (T, B, 3 * H), out.dtype)
     dh = np.zeros((B, H), dtype=out.dtype)
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
@@ -324,7 +462,8 @@ def _gru_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
 
 def _rnn_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
     T, B, _ = x.shape
-    out = (x.reshape(T * B, -1) @ w_ih.T).reshape(T, B, -1)
+    out = recycled("rnn_out", (T, B, w_ih.shape[0]), np.result_type(x, w_ih))
+    np.matmul(x.reshape(T * B, -1), w_ih.T, out=out.reshape(T * B, -1))
     out += b_ih + b_hh
     w_hh_t = w_hh.T
     h = h0
@@ -353,10 +492,10 @@ def rnn_composite(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="ta
 
 def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
     if m is not ARRAY_MATH:
-        return _recorded_vjp(rnn_composite, g, (x, h0, w_ih, w_hh, b_ih, b_hh), needs, 1,
+        return _recorded_vjp(rnn_composite, [g], (x, h0, w_ih, w_hh, b_ih, b_hh), needs,
                              reverse=reverse, nonlinearity=nonlinearity)
     T, B, H = out.shape
-    dG = np.empty_like(out)
+    dG = scratch("rnn_dG", out.shape, out.dtype)
     dh = np.zeros((B, H), dtype=out.dtype)
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
@@ -377,16 +516,16 @@ def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
 # --------------------------------------------------------------------- registration
 
 
-@primitive
+@primitive(saves=True)
 def lstm_seq(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     with backend.blas_threads(1):
         return _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
 
 
 @lstm_seq.defvjp
-def lstm_seq_vjp(m, needs, g, out, *inputs, reverse=False):
+def lstm_seq_vjp(m, needs, g, out, *inputs, reverse=False, saved=None):
     with backend.blas_threads(1):
-        return _lstm_seq_backward(m, needs, g, out, *inputs, reverse=reverse)
+        return _lstm_seq_backward(m, needs, g, out, *inputs, reverse=reverse, saved=saved)
 
 
 @primitive
