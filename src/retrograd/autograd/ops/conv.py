@@ -16,7 +16,6 @@ import math
 import numpy as np
 
 from ... import backend
-from .recurrent import scratch
 from .registry import ARRAY_MATH, primitive
 
 
@@ -106,43 +105,67 @@ def _conv_geometry(x, w, stride, padding, dilation):
     return d, kernel, outs
 
 
-def _im2col_cn(x, kernel, stride, padding, dilation, outs):
-    """Patches in the GEMM-ready layout (C, *kernel, N, *out): one strided block copy per kernel offset.
+def _batch_last(a):
+    """The (C, *spatial, N) view of an (N, C, *spatial) array: free, contiguous if it came from ``conv``."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
 
-    With this layout the product ``W (out, C*K) @ cols (C*K, N*L)`` lands in
-    (out, N, *out_spatial), a free transpose away from NCHW, and each copy
-    moves whole rows of the image instead of kernel-sized pieces.
-    """
-    n, c = x.shape[:2]
-    # work channel-major: our own conv outputs already are (C, N, ...) in memory
-    xp = _padded(x.swapaxes(0, 1), padding, 0.0)
-    cols = scratch("im2col", (c,) + tuple(kernel) + (n,) + tuple(outs), x.dtype)
+
+def _batch_first(a):
+    """The (N, C, *spatial) view of a (C, *spatial, N) array (no copy)."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
+
+
+def _windows(kernel, stride, dilation, outs):
+    """Each kernel offset, with the slices of the padded input it reads (one per spatial axis)."""
     for offs in itertools.product(*(range(k) for k in kernel)):
-        window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
-                       for i, o in enumerate(offs))
-        cols[(slice(None),) + offs] = xp[(slice(None), slice(None)) + window]
+        yield offs, tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s)
+                          for o, s, dl, n in zip(offs, stride, dilation, outs))
+
+
+def _im2col(x, kernel, stride, padding, dilation, outs):
+    """Patches of x (N, C, *S) in the batch-last GEMM layout (C, *kernel, *out, N): one block copy per offset.
+
+    Batch-last, a kernel offset's window has contiguous runs of W*N numbers
+    instead of W, which is what makes the copies (and ``_col2im``'s adds) cheap
+    for small images. ``W (out, C*K) @ cols (C*K, L*N)`` then lands in
+    (out, *out_spatial, N): batch-last again, so a chain of convolutions
+    never transposes.
+    """
+    xt = _batch_last(x)
+    c, size, n = xt.shape[0], xt.shape[1:-1], xt.shape[-1]
+    if any(padding):
+        xp = np.zeros((c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), dtype=x.dtype)
+        xp[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))] = xt
+    else:
+        xp = xt
+    cols = np.empty((c,) + tuple(kernel) + tuple(outs) + (n,), dtype=x.dtype)
+    for offs, window in _windows(kernel, stride, dilation, outs):
+        cols[(slice(None),) + offs] = xp[(slice(None),) + window]
     return cols
 
 
-def _col2im_cn(dcols, size, kernel, stride, padding, dilation, outs):
-    """The adjoint of ``_im2col_cn``: add each kernel offset's block back into the (padded) image."""
-    c, n = dcols.shape[0], dcols.shape[1 + len(kernel)]
-    padded = tuple(size[i] + 2 * padding[i] for i in range(len(kernel)))
-    z = np.zeros((c, n) + padded, dtype=dcols.dtype)         # channel-major, like dcols
-    for offs in itertools.product(*(range(k) for k in kernel)):
-        window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
-                       for i, o in enumerate(offs))
-        z[(slice(None), slice(None)) + window] += dcols[(slice(None),) + offs]
+def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
+    """The adjoint of ``_im2col``: add each kernel offset's block back into the image, returned as (N, C, *S)."""
+    c, n = dcols.shape[0], dcols.shape[-1]
+    z = np.zeros((c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), dtype=dcols.dtype)
+    for offs, window in _windows(kernel, stride, dilation, outs):
+        z[(slice(None),) + window] += dcols[(slice(None),) + offs]
     if any(padding):
-        z = z[(slice(None), slice(None)) + tuple(slice(p, p + size[i]) for i, p in enumerate(padding))]
-    return z.swapaxes(0, 1)
+        z = z[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))]
+    return _batch_first(z)
 
 
-@primitive
+@primitive(saves=True)
 def conv(x, w, b, stride, padding, dilation, groups):
+    """The convolution; also returns its patches, which the weight gradient reuses.
+
+    The output is an (N, out, *S) view over batch-last memory, so the next
+    convolution (after element-wise ops, which keep the memory order) reads
+    its input without a copy.
+    """
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    cols = _im2col_cn(x, kernel, stride, padding, dilation, outs)
+    cols = _im2col(x, kernel, stride, padding, dilation, outs)
     k, cols_n = w[0].size * groups, n * math.prod(outs)
     with _blas_limit(k * cols_n * out_ch // groups):
         if groups == 1:
@@ -151,7 +174,7 @@ def conv(x, w, b, stride, padding, dilation, groups):
             y = np.matmul(w.reshape(groups, out_ch // groups, k // groups),
                           cols.reshape(groups, k // groups, cols_n)).reshape(out_ch, cols_n)
     y += b.reshape(-1, 1)
-    return y.reshape((out_ch, n) + outs).swapaxes(0, 1)
+    return _batch_first(y.reshape((out_ch,) + outs + (n,))), cols
 
 
 def conv_composite(x, w, b, stride, padding, dilation, groups):
@@ -181,7 +204,7 @@ def _recorded(composite, g, inputs, needs, **kw):
 
 
 @conv.defvjp
-def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
+def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved=None):
     if m is not ARRAY_MATH:
         return _recorded(conv_composite, g, (x, w, b), needs, stride=stride, padding=padding,
                          dilation=dilation, groups=groups)
@@ -189,13 +212,14 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
     n, out_ch = x.shape[0], w.shape[0]
     cols_n = n * math.prod(outs)
     k = w[0].size * groups
-    g2 = g.swapaxes(0, 1).reshape(out_ch, cols_n)          # free when g is laid out like our output
+    g2 = _batch_last(g).reshape(out_ch, cols_n)            # free when g is laid out like our output
     gx = gw = gb = None
     if needs[2]:
         gb = g2.sum(axis=1)
     with _blas_limit(k * cols_n * out_ch // groups):
         if needs[1]:
-            cols = _im2col_cn(x, kernel, stride, padding, dilation, outs).reshape(k, cols_n)
+            cols = saved if saved is not None else _im2col(x, kernel, stride, padding, dilation, outs)
+            cols = cols.reshape(k, cols_n)
             if groups == 1:
                 gw = (g2 @ cols.T).reshape(w.shape)
             else:
@@ -207,8 +231,8 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
             else:
                 w3 = w.reshape(groups, out_ch // groups, k // groups)
                 dcols = np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n))
-            dcols = dcols.reshape((x.shape[1],) + kernel + (n,) + outs)
-            gx = _col2im_cn(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
+            dcols = dcols.reshape((x.shape[1],) + kernel + outs + (n,))
+            gx = _col2im(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
     return gx, gw, gb
 
 
