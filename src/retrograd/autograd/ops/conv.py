@@ -12,6 +12,8 @@ out as (N, *out_spatial, C, *kernel), so that reshaping to
 """
 import itertools
 import math
+import sys
+import threading
 
 import numpy as np
 
@@ -105,6 +107,37 @@ def _conv_geometry(x, w, stride, padding, dilation):
     return d, kernel, outs
 
 
+_POOL = threading.local()
+_POOL_DEPTH = 4          # arrays kept per (tag, shape, dtype): enough for a few graphs alive at once
+
+
+def _reused(tag, shape, dtype):
+    """An uninitialised array that may outlive the call (an output, saved patches), recycled when free again.
+
+    Fresh arrays above malloc's mmap threshold are mapped anew and page-faulted
+    in on every training step (measured: over a third of a W5 step). An array
+    from here is handed out again only once the pool holds its last reference
+    (CPython's reference count; a view counts through its base), i.e. once the
+    graph, the gradients and the caller have all let go of it.
+    """
+    store = getattr(_POOL, "arrays", None)
+    if store is None:
+        store = _POOL.arrays = {}
+    key = (tag, tuple(shape), np.dtype(dtype).str)
+    arrays = store.get(key)
+    if arrays is None:
+        if len(store) > 32:
+            store.clear()           # arrays still in use elsewhere simply stay alive there
+        arrays = store[key] = []
+    for arr in arrays:
+        if sys.getrefcount(arr) == 3:   # the pool's list, ``arr`` here and the call's argument
+            return arr
+    arr = np.empty(shape, dtype=dtype)
+    if len(arrays) < _POOL_DEPTH:
+        arrays.append(arr)
+    return arr
+
+
 def _batch_last(a):
     """The (C, *spatial, N) view of an (N, C, *spatial) array: free, contiguous if it came from ``conv``."""
     return a.transpose(tuple(range(1, a.ndim)) + (0,))
@@ -134,11 +167,12 @@ def _im2col(x, kernel, stride, padding, dilation, outs):
     xt = _batch_last(x)
     c, size, n = xt.shape[0], xt.shape[1:-1], xt.shape[-1]
     if any(padding):
-        xp = np.zeros((c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), dtype=x.dtype)
+        xp = _reused("padded", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), x.dtype)
+        xp.fill(0)
         xp[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))] = xt
     else:
         xp = xt
-    cols = np.empty((c,) + tuple(kernel) + tuple(outs) + (n,), dtype=x.dtype)
+    cols = _reused("cols", (c,) + tuple(kernel) + tuple(outs) + (n,), x.dtype)
     for offs, window in _windows(kernel, stride, dilation, outs):
         cols[(slice(None),) + offs] = xp[(slice(None),) + window]
     return cols
@@ -147,7 +181,8 @@ def _im2col(x, kernel, stride, padding, dilation, outs):
 def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
     """The adjoint of ``_im2col``: add each kernel offset's block back into the image, returned as (N, C, *S)."""
     c, n = dcols.shape[0], dcols.shape[-1]
-    z = np.zeros((c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), dtype=dcols.dtype)
+    z = _reused("col2im", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), dcols.dtype)
+    z.fill(0)
     for offs, window in _windows(kernel, stride, dilation, outs):
         z[(slice(None),) + window] += dcols[(slice(None),) + offs]
     if any(padding):
@@ -168,11 +203,12 @@ def conv(x, w, b, stride, padding, dilation, groups):
     cols = _im2col(x, kernel, stride, padding, dilation, outs)
     k, cols_n = w[0].size * groups, n * math.prod(outs)
     with _blas_limit(k * cols_n * out_ch // groups):
+        y = _reused("conv", (out_ch, cols_n), x.dtype)
         if groups == 1:
-            y = w.reshape(out_ch, k) @ cols.reshape(k, cols_n)
+            np.matmul(w.reshape(out_ch, k), cols.reshape(k, cols_n), out=y)
         else:
-            y = np.matmul(w.reshape(groups, out_ch // groups, k // groups),
-                          cols.reshape(groups, k // groups, cols_n)).reshape(out_ch, cols_n)
+            np.matmul(w.reshape(groups, out_ch // groups, k // groups),
+                      cols.reshape(groups, k // groups, cols_n), out=y.reshape(groups, out_ch // groups, cols_n))
     y += b.reshape(-1, 1)
     return _batch_first(y.reshape((out_ch,) + outs + (n,))), cols
 
@@ -226,12 +262,13 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved
                 g3 = g2.reshape(groups, out_ch // groups, cols_n)
                 gw = np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
         if needs[0]:
+            dcols = _reused("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
             if groups == 1:
-                dcols = w.reshape(out_ch, k).T @ g2
+                np.matmul(w.reshape(out_ch, k).T, g2, out=dcols.reshape(k, cols_n))
             else:
                 w3 = w.reshape(groups, out_ch // groups, k // groups)
-                dcols = np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n))
-            dcols = dcols.reshape((x.shape[1],) + kernel + outs + (n,))
+                np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n),
+                          out=dcols.reshape(groups, k // groups, cols_n))
             gx = _col2im(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
     return gx, gw, gb
 
