@@ -178,15 +178,31 @@ def _im2col(x, kernel, stride, padding, dilation, outs):
     return cols
 
 
+def _inside(o, size, stride, pad, dil, n_out):
+    """Kernel offset ``o`` on one axis: (output slice, input slice) where it reads the unpadded input, or None."""
+    first = max(0, -((o * dil - pad) // stride))              # ceil((pad - o*dil) / stride)
+    last = min(n_out - 1, (size - 1 + pad - o * dil) // stride)
+    if last < first:
+        return None
+    start = o * dil + first * stride - pad
+    return slice(first, last + 1), slice(start, start + (last - first) * stride + 1, stride)
+
+
 def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
-    """The adjoint of ``_im2col``: add each kernel offset's block back into the image, returned as (N, C, *S)."""
+    """The adjoint of ``_im2col``: add each kernel offset's block back into the image, returned as (N, C, *S).
+
+    Each block is added only where it lies inside the image, so no padded
+    buffer is filled and cropped (the adds dominate; the crop made the
+    result a strided view for the ops after it).
+    """
     c, n = dcols.shape[0], dcols.shape[-1]
-    z = _reused("col2im", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), dcols.dtype)
+    z = _reused("col2im", (c,) + tuple(size) + (n,), dcols.dtype)
     z.fill(0)
-    for offs, window in _windows(kernel, stride, dilation, outs):
-        z[(slice(None),) + window] += dcols[(slice(None),) + offs]
-    if any(padding):
-        z = z[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))]
+    for offs in itertools.product(*(range(k) for k in kernel)):
+        parts = [_inside(*a) for a in zip(offs, size, stride, padding, dilation, outs)]
+        if None in parts:
+            continue                                          # this offset only ever reads padding
+        z[(slice(None),) + tuple(i for _, i in parts)] += dcols[(slice(None),) + offs + tuple(o for o, _ in parts)]
     return _batch_first(z)
 
 
