@@ -241,3 +241,22 @@ def test_recycled_buffers_never_overwrite_outputs_or_patches_still_held():
         held = [m(rg.tensor(x1)) for _ in range(6)]
         for h in held:
             np.testing.assert_array_equal(h.data, kept)
+
+
+def test_arrays_over_the_pool_limit_are_fresh_and_give_the_same_results(monkeypatch):
+    from retrograd.autograd.ops import conv as fused
+    m = nn.Conv2d(2, 3, 3, padding=1)
+    x = rg.tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
+    runs = []
+    for limit in (fused._POOL_MAX_BYTES, 0):
+        monkeypatch.setattr(fused, "_POOL_MAX_BYTES", limit)
+        m.zero_grad()
+        x.grad = None
+        y = m(x)
+        (y * y).sum().backward()
+        runs.append([y.data.copy(), x.grad.data, m.weight.grad.data])
+    assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))
+    fused._reused("test", (3,), np.float32)
+    assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))     # not kept
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)

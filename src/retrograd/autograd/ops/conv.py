@@ -109,6 +109,7 @@ def _conv_geometry(x, w, stride, padding, dilation):
 
 _POOL = threading.local()
 _POOL_DEPTH = 4          # arrays kept per (tag, shape, dtype): enough for a few graphs alive at once
+_POOL_MAX_BYTES = 1 << 25   # larger arrays are not pinned: NumPy maps them with huge pages, cheap to fault in
 
 
 def _reused(tag, shape, dtype):
@@ -120,6 +121,8 @@ def _reused(tag, shape, dtype):
     (CPython's reference count; a view counts through its base), i.e. once the
     graph, the gradients and the caller have all let go of it.
     """
+    if math.prod(shape) * np.dtype(dtype).itemsize > _POOL_MAX_BYTES:
+        return np.empty(shape, dtype=dtype)
     store = getattr(_POOL, "arrays", None)
     if store is None:
         store = _POOL.arrays = {}
