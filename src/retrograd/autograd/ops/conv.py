@@ -88,7 +88,7 @@ def fold_vjp(m, needs, g, out, cols, size, kernel, stride, padding, dilation):
 # small (W5: 4096x144 @ 144x32), so they run with BLAS on one thread: on the
 # shared 2-core machine a second BLAS thread made each product 10x slower.
 # (Running the backward's two products, or the forward's column halves, on a
-# helper Python thread was measured too: 3-9% slower per W5 step, quiet or not.)
+# helper Python thread was measured too: 3-9% slower per W5 step on that machine.)
 # Under create_graph the rule differentiates the composite instead (higher order).
 
 _SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not pay
