@@ -260,3 +260,11 @@ def test_arrays_over_the_pool_limit_are_fresh_and_give_the_same_results(monkeypa
     assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))     # not kept
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("axes", [(0, 1, 2, 3), (3, 0, 1, 2), (1, 2, 3, 0), (2, 0, 3, 1)])
+def test_pooled_arrays_keep_the_memory_order_of_their_model(axes):
+    from retrograd.autograd.ops.conv import _reused_like
+    a = np.zeros((2, 3, 4, 5)).transpose(axes)
+    b = _reused_like("test_like", a)
+    assert b.shape == a.shape and b.strides == np.empty_like(a).strides

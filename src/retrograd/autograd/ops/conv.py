@@ -147,6 +147,13 @@ def _reused(tag, shape, dtype):
     return arr
 
 
+def _reused_like(tag, a):
+    """``np.empty_like(a)`` (the same memory order) from the pool of ``_reused``."""
+    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])   # outermost axis first
+    buf = _reused(tag, tuple(a.shape[i] for i in order), a.dtype)
+    return buf.transpose(np.argsort(order))
+
+
 def _batch_last(a):
     """The (C, *spatial, N) view of an (N, C, *spatial) array: free, contiguous if it came from ``conv``."""
     return a.transpose(tuple(range(1, a.ndim)) + (0,))
@@ -316,7 +323,8 @@ def _tiles(x, kernel, stride, padding):
 def max_pool(x, kernel, stride, padding):
     tiles = _tiles(x, kernel, stride, padding)
     if tiles is not None:                                     # the common 2x2/2: kh*kw strided maxima
-        y = x[tiles[0]].copy(order="K")                       # keep x's memory order (batch-last after conv)
+        y = _reused_like("pool", x[tiles[0]])                 # keep x's memory order (batch-last after conv)
+        y[...] = x[tiles[0]]
         for sl in tiles[1:]:
             np.maximum(y, x[sl], out=y)
         return y
@@ -347,8 +355,8 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
     if tiles is not None:
         # The tiles cover x exactly, so every element of gx is written. Working in
         # out's memory order (batch-last after a conv) keeps every pass contiguous.
-        gx = np.empty_like(x)
-        left = np.empty_like(out)
+        gx = _reused_like("pool_grad", x)
+        left = _reused_like("pool_left", out)
         left[...] = g                                         # the gradient not yet taken by a maximum
         for i, sl in enumerate(tiles):                        # the first maximum takes the gradient
             hit = x[sl] == out
