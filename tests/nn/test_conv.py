@@ -268,3 +268,36 @@ def test_pooled_arrays_keep_the_memory_order_of_their_model(axes):
     a = np.zeros((2, 3, 4, 5)).transpose(axes)
     b = _reused_like("test_like", a)
     assert b.shape == a.shape and b.strides == np.empty_like(a).strides
+
+
+def test_products_shared_with_the_helper_thread_give_the_same_results(monkeypatch):
+    from retrograd.autograd.ops import conv as fused
+    x = rng.standard_normal((3, 4, 6, 5)).astype(np.float32)
+    m = nn.Conv2d(4, 6, 3, padding=1, dtype=np.float32)
+    results = []
+    for pair in (1 << 40, 0):                                 # never, then always shared
+        monkeypatch.setattr(fused, "_side_by_side", lambda macs, p=pair: macs >= p)   # even on one core
+        m.zero_grad()
+        xa = rg.tensor(x, requires_grad=True)
+        y = m(xa)
+        (y * y).sum().backward()
+        results.append([y.data.copy(), xa.grad.data, m.weight.grad.data, m.bias.grad.data])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_an_error_on_the_calling_thread_waits_for_the_helper():
+    import threading
+    from retrograd.autograd.ops.conv import _both
+    finished = threading.Event()
+
+    def slow():
+        finished.wait(0.05)
+        finished.set()
+
+    def fail():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _both(slow, fail)
+    assert finished.is_set()

@@ -16,6 +16,7 @@ and hand out (N, C, *spatial) views of that memory; see ``_im2col``.
 """
 import itertools
 import math
+import os
 import sys
 import threading
 
@@ -87,11 +88,15 @@ def fold_vjp(m, needs, g, out, cols, size, kernel, stride, padding, dilation):
 # whose array backward does exactly three GEMMs and one col2im. The products are
 # small (W5: 4096x144 @ 144x32), so they run with BLAS on one thread: on the
 # shared 2-core machine a second BLAS thread made each product 10x slower.
-# (Running the backward's two products, or the forward's column halves, on a
-# helper Python thread was measured too: 3-9% slower per W5 step on that machine.)
+# Mid-sized products use the second core through a helper thread instead
+# (``_both``): the forward's two column halves, the backward's two products.
 # Under create_graph the rule differentiates the composite instead (higher order).
 
 _SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not pay
+_PAIR_GEMM = 1 << 22    # ... and above which splitting one over two threads pays for the hand-off
+_HELPER = []            # one helper thread, started on first use
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_HELPER.clear)   # a forked child has no helper thread
 
 
 def _blas_limit(macs):
@@ -104,6 +109,36 @@ class _nullcontext:
 
     def __exit__(self, *exc):
         return False
+
+
+def _side_by_side(macs):
+    """Whether a product of ``macs`` multiply-adds should be shared with the helper thread (``_both``)."""
+    if not _PAIR_GEMM <= macs < _SMALL_GEMM:
+        return False                 # too small for a hand-off, or big enough for BLAS's own threads
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return len(cores) > 1
+
+
+def _both(first, second):
+    """Run ``first()`` on a helper thread while this thread runs ``second()``; return both results.
+
+    NumPy releases the GIL inside matrix products and ufuncs, so the two use
+    two cores when they are free. A second BLAS thread would too, but its
+    idle workers spin, and on the shared 2-core machine they stalled every
+    product when another job held a core; an idle helper thread sleeps.
+    Measured on W5 steps there: 13% faster with the other core free, 3-8%
+    slower with another job on it.
+    """
+    if not _HELPER:
+        from concurrent.futures import ThreadPoolExecutor
+        _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="retrograd-conv"))
+    later = _HELPER[0].submit(first)
+    try:
+        now = second()
+    except BaseException:
+        later.exception()            # wait: first() writes into arrays the caller is about to drop
+        raise
+    return later.result(), now
 
 
 def _conv_geometry(x, w, stride, padding, dilation):
@@ -234,9 +269,15 @@ def conv(x, w, b, stride, padding, dilation, groups):
     n, out_ch = x.shape[0], w.shape[0]
     cols = _im2col(x, kernel, stride, padding, dilation, outs)
     k, cols_n = w[0].size * groups, n * math.prod(outs)
-    with _blas_limit(k * cols_n * out_ch // groups):
+    macs = k * cols_n * out_ch // groups
+    with _blas_limit(macs):
         y = _reused("conv", (out_ch, cols_n), x.dtype)
-        if groups == 1:
+        if groups == 1 and _side_by_side(macs):
+            half = cols_n // 2           # each thread writes its own columns of y (BLAS takes the row stride)
+            a, c2 = w.reshape(out_ch, k), cols.reshape(k, cols_n)
+            _both(lambda: np.matmul(a, c2[:, half:], out=y[:, half:]),
+                  lambda: np.matmul(a, c2[:, :half], out=y[:, :half]))
+        elif groups == 1:
             np.matmul(w.reshape(out_ch, k), cols.reshape(k, cols_n), out=y)
         else:
             np.matmul(w.reshape(groups, out_ch // groups, k // groups),
@@ -281,27 +322,35 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved
     cols_n = n * math.prod(outs)
     k = w[0].size * groups
     g2 = _batch_last(g).reshape(out_ch, cols_n)            # free when g is laid out like our output
+
+    def weight_grad():
+        cols = saved if saved is not None else _im2col(x, kernel, stride, padding, dilation, outs)
+        cols = cols.reshape(k, cols_n)
+        if groups == 1:
+            return (g2 @ cols.T).reshape(w.shape)
+        g3 = g2.reshape(groups, out_ch // groups, cols_n)
+        return np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
+
+    def input_grad():
+        dcols = _reused("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
+        if groups == 1:
+            np.matmul(w.reshape(out_ch, k).T, g2, out=dcols.reshape(k, cols_n))
+        else:
+            w3 = w.reshape(groups, out_ch // groups, k // groups)
+            np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n),
+                      out=dcols.reshape(groups, k // groups, cols_n))
+        return _col2im(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
+
     gx = gw = gb = None
     if needs[2]:
         gb = g2.sum(axis=1)
-    with _blas_limit(k * cols_n * out_ch // groups):
-        if needs[1]:
-            cols = saved if saved is not None else _im2col(x, kernel, stride, padding, dilation, outs)
-            cols = cols.reshape(k, cols_n)
-            if groups == 1:
-                gw = (g2 @ cols.T).reshape(w.shape)
-            else:
-                g3 = g2.reshape(groups, out_ch // groups, cols_n)
-                gw = np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
-        if needs[0]:
-            dcols = _reused("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
-            if groups == 1:
-                np.matmul(w.reshape(out_ch, k).T, g2, out=dcols.reshape(k, cols_n))
-            else:
-                w3 = w.reshape(groups, out_ch // groups, k // groups)
-                np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n),
-                          out=dcols.reshape(groups, k // groups, cols_n))
-            gx = _col2im(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
+    macs = k * cols_n * out_ch // groups
+    with _blas_limit(macs):
+        if needs[0] and needs[1] and _side_by_side(macs):
+            gw, gx = _both(weight_grad, input_grad)
+        else:
+            gw = weight_grad() if needs[1] else None
+            gx = input_grad() if needs[0] else None
     return gx, gw, gb
 
 
