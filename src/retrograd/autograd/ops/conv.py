@@ -408,10 +408,10 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
         left = _reused_like("pool_left", out)
         left[...] = g                                         # the gradient not yet taken by a maximum
         for i, sl in enumerate(tiles):                        # the first maximum takes the gradient
-            hit = x[sl] == out
-            np.multiply(left, hit, out=gx[sl])
+            taken = gx[sl]
+            np.multiply(left, x[sl] == out, out=taken)
             if i + 1 < len(tiles):
-                left *= ~hit                                  # (np.copyto with where= is 7x slower)
+                left -= taken                                 # exactly 0 where taken (np.copyto(where=) is 7x slower)
         return (gx,)
     cols = unfold.forward(x, kernel, stride, padding, (1,) * d, -np.inf)
     flat = cols.reshape(cols.shape[:-d] + (-1,))
