@@ -163,3 +163,141 @@ def test_cnn_trains_end_to_end():
             p.data -= 0.1 * p.grad.data
         first = first if first is not None else loss.item()
     assert loss.item() < 0.5 * first
+
+
+# ---------------------------------------------------------------- the fused kernels' internals
+
+# (N, C, *S), out, kernel, stride, padding, dilation, groups: edges of the batch-last im2col/col2im,
+# including offsets that only ever read padding (kernel reach smaller than the padding)
+FUSED = [
+    ((3, 2, 5, 4), 3, (3, 2), (2, 1), (2, 1), (1, 2), 1),
+    ((2, 4, 4, 6), 4, (3, 3), (1, 3), (3, 0), (2, 1), 2),
+    ((2, 1, 3, 3), 2, (1, 1), (1, 1), (1, 1), (1, 1), 1),
+    ((2, 3, 7), 6, (4,), (3,), (2,), (1,), 3),
+    ((2, 2, 1, 4), 3, (3, 3), (1, 1), (1, 1), (1, 1), 1),     # rows 0 and 2 of the kernel: padding only
+    ((2, 3, 1), 3, (2,), (3,), (2,), (1,), 1),                 # every offset reads padding only
+]
+
+
+@pytest.mark.parametrize("shape,out,k,s,p,d,g", FUSED)
+def test_fused_conv_matches_its_composite_with_saved_or_recomputed_patches(shape, out, k, s, p, d, g):
+    from retrograd.autograd.ops.conv import conv, conv_composite, conv_vjp
+    from retrograd.autograd.ops.registry import ARRAY_MATH
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((out, shape[1] // g) + k)
+    b = rng.standard_normal(out)
+    kw = dict(stride=s, padding=p, dilation=d, groups=g)
+    y, cols = conv.forward(x, w, b, **kw)
+    ts = [rg.tensor(a, requires_grad=True) for a in (x, w, b)]
+    yc = conv_composite(*ts, **kw)
+    np.testing.assert_allclose(y, yc.data, rtol=1e-12, atol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    (yc * rg.tensor(gy)).sum().backward()
+    for saved in (cols, None):                                # the forward's patches, or recomputed
+        grads = conv_vjp(ARRAY_MATH, [True, True, True], gy, y, x, w, b, saved=saved, **kw)
+        for ours, t in zip(grads, ts):
+            np.testing.assert_allclose(ours, t.grad.data, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_net_gives_the_same_values_and_gradients_for_any_input_memory_order():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(5 * 2 * 3, 2))
+    x = rng.standard_normal((4, 3, 4, 6))
+    inputs = {"contiguous": x,
+              "batch-last": np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2),
+              "strided": np.repeat(x, 2, axis=3)[..., ::2],
+              "fortran": np.asfortranarray(x)}
+    results = {}
+    for name, arr in inputs.items():
+        assert np.array_equal(arr, x)
+        net.zero_grad()
+        xa = rg.tensor(arr, requires_grad=True)
+        y = net(xa)
+        (y * y).sum().backward()
+        results[name] = [y.data, xa.grad.data] + [p.grad.data for p in net.parameters()]
+    for name, got in results.items():
+        for a, b in zip(got, results["contiguous"]):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_recycled_buffers_never_overwrite_outputs_or_patches_still_held():
+    m = nn.Conv2d(2, 3, 3, padding=1)
+    x1, x2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    xs = [rg.tensor(x1, requires_grad=True), rg.tensor(x2, requires_grad=True)]
+    y1 = m(xs[0])
+    kept = y1.data.copy()
+    y2 = m(xs[1])                                             # a second graph alive at once, same shapes
+    np.testing.assert_array_equal(y1.data, kept)
+    y2.sum().backward()
+    g2 = m.weight.grad.data.copy()
+    m.zero_grad()
+    y1.sum().backward()                                       # its saved patches must still be x1's
+    g1 = m.weight.grad.data.copy()
+    for x, g in ((x1, g1), (x2, g2)):
+        m.zero_grad()
+        m(rg.tensor(x)).sum().backward()
+        np.testing.assert_allclose(m.weight.grad.data, g, rtol=1e-12, atol=1e-12)
+    for _ in range(8):                                        # more live outputs than the pool keeps
+        held = [m(rg.tensor(x1)) for _ in range(6)]
+        for h in held:
+            np.testing.assert_array_equal(h.data, kept)
+
+
+def test_arrays_over_the_pool_limit_are_fresh_and_give_the_same_results(monkeypatch):
+    from retrograd.autograd.ops import conv as fused
+    m = nn.Conv2d(2, 3, 3, padding=1)
+    x = rg.tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
+    runs = []
+    for limit in (fused._POOL_MAX_BYTES, 0):
+        monkeypatch.setattr(fused, "_POOL_MAX_BYTES", limit)
+        m.zero_grad()
+        x.grad = None
+        y = m(x)
+        (y * y).sum().backward()
+        runs.append([y.data.copy(), x.grad.data, m.weight.grad.data])
+    assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))
+    fused._reused("test", (3,), np.float32)
+    assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))     # not kept
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("axes", [(0, 1, 2, 3), (3, 0, 1, 2), (1, 2, 3, 0), (2, 0, 3, 1)])
+def test_pooled_arrays_keep_the_memory_order_of_their_model(axes):
+    from retrograd.autograd.ops.conv import _reused_like
+    a = np.zeros((2, 3, 4, 5)).transpose(axes)
+    b = _reused_like("test_like", a)
+    assert b.shape == a.shape and b.strides == np.empty_like(a).strides
+
+
+def test_products_shared_with_the_helper_thread_give_the_same_results(monkeypatch):
+    from retrograd.autograd.ops import conv as fused
+    x = rng.standard_normal((3, 5, 6, 5))                    # odd channel counts: unequal halves
+    m = nn.Conv2d(5, 7, 3, padding=1)
+    results = []
+    for pair in (1 << 40, 0):                                 # never, then always shared
+        monkeypatch.setattr(fused, "_side_by_side", lambda macs, p=pair: macs >= p)   # even on one core
+        m.zero_grad()
+        xa = rg.tensor(x, requires_grad=True)
+        y = m(xa)
+        (y * y).sum().backward()
+        results.append([y.data.copy(), xa.grad.data, m.weight.grad.data, m.bias.grad.data])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_an_error_on_the_calling_thread_waits_for_the_helper():
+    import threading
+    from retrograd.autograd.ops.conv import _both
+    finished = threading.Event()
+
+    def slow():
+        finished.wait(0.05)
+        finished.set()
+
+    def fail():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _both(slow, fail)
+    assert finished.is_set()

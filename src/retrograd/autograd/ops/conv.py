@@ -9,14 +9,20 @@ adds the patches back with one strided add per kernel offset.
 Layout: ``x`` is (N, C, *spatial) with 1 to 3 spatial axes; the patches come
 out as (N, *out_spatial, C, *kernel), so that reshaping to
 (N * prod(out), C * prod(kernel)) gives the GEMM operand directly.
+
+The fused ``conv`` and ``max_pool`` primitives below (the fast path when no
+graph of the backward is wanted) work batch-last instead, (C, *spatial, N),
+and hand out (N, C, *spatial) views of that memory; see ``_im2col``.
 """
 import itertools
 import math
+import os
+import sys
+import threading
 
 import numpy as np
 
 from ... import backend
-from .recurrent import scratch
 from .registry import ARRAY_MATH, primitive
 
 
@@ -82,9 +88,15 @@ def fold_vjp(m, needs, g, out, cols, size, kernel, stride, padding, dilation):
 # whose array backward does exactly three GEMMs and one col2im. The products are
 # small (W5: 4096x144 @ 144x32), so they run with BLAS on one thread: on the
 # shared 2-core machine a second BLAS thread made each product 10x slower.
+# Mid-sized products use the second core through a helper thread instead
+# (``_both``): the forward's two column halves, the backward's two products.
 # Under create_graph the rule differentiates the composite instead (higher order).
 
 _SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not pay
+_PAIR_GEMM = 1 << 22    # ... and above which splitting one over two threads pays for the hand-off
+_HELPER = []            # one helper thread, started on first use
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_HELPER.clear)   # a forked child has no helper thread
 
 
 def _blas_limit(macs):
@@ -99,6 +111,36 @@ class _nullcontext:
         return False
 
 
+def _side_by_side(macs):
+    """Whether a product of ``macs`` multiply-adds should be shared with the helper thread (``_both``)."""
+    if not _PAIR_GEMM <= macs < _SMALL_GEMM:
+        return False                 # too small for a hand-off, or big enough for BLAS's own threads
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return len(cores) > 1
+
+
+def _both(first, second):
+    """Run ``first()`` on a helper thread while this thread runs ``second()``; return both results.
+
+    NumPy releases the GIL inside matrix products and ufuncs, so the two use
+    two cores when they are free. A second BLAS thread would too, but its
+    idle workers spin, and on the shared 2-core machine they stalled every
+    product when another job held a core; an idle helper thread sleeps.
+    Measured on W5 steps there: 13% faster with the other core free, 3-8%
+    slower with another job on it.
+    """
+    if not _HELPER:
+        from concurrent.futures import ThreadPoolExecutor
+        _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="retrograd-conv"))
+    later = _HELPER[0].submit(first)
+    try:
+        now = second()
+    except BaseException:
+        later.exception()            # wait: first() writes into arrays the caller is about to drop
+        raise
+    return later.result(), now
+
+
 def _conv_geometry(x, w, stride, padding, dilation):
     d = w.ndim - 2
     kernel = tuple(w.shape[2:])
@@ -106,52 +148,142 @@ def _conv_geometry(x, w, stride, padding, dilation):
     return d, kernel, outs
 
 
-def _im2col_cn(x, kernel, stride, padding, dilation, outs):
-    """Patches in the GEMM-ready layout (C, *kernel, N, *out): one strided block copy per kernel offset.
+_POOL = threading.local()
+_POOL_DEPTH = 4          # arrays kept per (tag, shape, dtype): enough for a few graphs alive at once
+_POOL_MAX_BYTES = 1 << 25   # larger arrays are not pinned: NumPy maps them with huge pages, cheap to fault in
 
-    With this layout the product ``W (out, C*K) @ cols (C*K, N*L)`` lands in
-    (out, N, *out_spatial), a free transpose away from NCHW, and each copy
-    moves whole rows of the image instead of kernel-sized pieces.
+
+def _reused(tag, shape, dtype):
+    """An uninitialised array that may outlive the call (an output, saved patches), recycled when free again.
+
+    Fresh arrays above malloc's mmap threshold are mapped anew and page-faulted
+    in on every training step (measured: over a third of a W5 step). An array
+    from here is handed out again only once the pool holds its last reference
+    (CPython's reference count; a view counts through its base), i.e. once the
+    graph, the gradients and the caller have all let go of it.
     """
-    n, c = x.shape[:2]
-    # work channel-major: our own conv outputs already are (C, N, ...) in memory
-    xp = _padded(x.swapaxes(0, 1), padding, 0.0)
-    cols = scratch("im2col", (c,) + tuple(kernel) + (n,) + tuple(outs), x.dtype)
+    if math.prod(shape) * np.dtype(dtype).itemsize > _POOL_MAX_BYTES:
+        return np.empty(shape, dtype=dtype)
+    store = getattr(_POOL, "arrays", None)
+    if store is None:
+        store = _POOL.arrays = {}
+    key = (tag, tuple(shape), np.dtype(dtype).str)
+    arrays = store.get(key)
+    if arrays is None:
+        if len(store) > 32:
+            store.clear()           # arrays still in use elsewhere simply stay alive there
+        arrays = store[key] = []
+    for arr in arrays:
+        if sys.getrefcount(arr) == 3:   # the pool's list, ``arr`` here and the call's argument
+            return arr
+    arr = np.empty(shape, dtype=dtype)
+    if len(arrays) < _POOL_DEPTH:
+        arrays.append(arr)
+    return arr
+
+
+def _reused_like(tag, a):
+    """``np.empty_like(a)`` (the same memory order) from the pool of ``_reused``."""
+    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])   # outermost axis first
+    buf = _reused(tag, tuple(a.shape[i] for i in order), a.dtype)
+    return buf.transpose(np.argsort(order))
+
+
+def _batch_last(a):
+    """The (C, *spatial, N) view of an (N, C, *spatial) array: free, contiguous if it came from ``conv``."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
+
+
+def _batch_first(a):
+    """The (N, C, *spatial) view of a (C, *spatial, N) array (no copy)."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
+
+
+def _windows(kernel, stride, dilation, outs):
+    """Each kernel offset, with the slices of the padded input it reads (one per spatial axis)."""
     for offs in itertools.product(*(range(k) for k in kernel)):
-        window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
-                       for i, o in enumerate(offs))
-        cols[(slice(None),) + offs] = xp[(slice(None), slice(None)) + window]
+        yield offs, tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s)
+                          for o, s, dl, n in zip(offs, stride, dilation, outs))
+
+
+def _im2col(x, kernel, stride, padding, dilation, outs):
+    """Patches of x (N, C, *S) in the batch-last GEMM layout (C, *kernel, *out, N): one block copy per offset.
+
+    Batch-last, a kernel offset's window has contiguous runs of W*N numbers
+    instead of W, which is what makes the copies (and ``_col2im``'s adds) cheap
+    for small images. ``W (out, C*K) @ cols (C*K, L*N)`` then lands in
+    (out, *out_spatial, N): batch-last again, so a chain of convolutions
+    never transposes.
+    """
+    xt = _batch_last(x)
+    c, size, n = xt.shape[0], xt.shape[1:-1], xt.shape[-1]
+    if any(padding):
+        xp = _reused("padded", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), x.dtype)
+        xp.fill(0)
+        xp[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))] = xt
+    else:
+        xp = xt
+    cols = _reused("cols", (c,) + tuple(kernel) + tuple(outs) + (n,), x.dtype)
+    for offs, window in _windows(kernel, stride, dilation, outs):
+        cols[(slice(None),) + offs] = xp[(slice(None),) + window]
     return cols
 
 
-def _col2im_cn(dcols, size, kernel, stride, padding, dilation, outs):
-    """The adjoint of ``_im2col_cn``: add each kernel offset's block back into the (padded) image."""
-    c, n = dcols.shape[0], dcols.shape[1 + len(kernel)]
-    padded = tuple(size[i] + 2 * padding[i] for i in range(len(kernel)))
-    z = np.zeros((c, n) + padded, dtype=dcols.dtype)         # channel-major, like dcols
+def _inside(o, size, stride, pad, dil, n_out):
+    """Kernel offset ``o`` on one axis: (output slice, input slice) where it reads the unpadded input, or None."""
+    first = max(0, -((o * dil - pad) // stride))              # ceil((pad - o*dil) / stride)
+    last = min(n_out - 1, (size - 1 + pad - o * dil) // stride)
+    if last < first:
+        return None
+    start = o * dil + first * stride - pad
+    return slice(first, last + 1), slice(start, start + (last - first) * stride + 1, stride)
+
+
+def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
+    """The adjoint of ``_im2col``: add each kernel offset's block back into the image, returned as (N, C, *S).
+
+    Each block is added only where it lies inside the image, so no padded
+    buffer is filled and cropped (the adds dominate; the crop made the
+    result a strided view for the ops after it).
+    """
+    c, n = dcols.shape[0], dcols.shape[-1]
+    z = _reused("col2im", (c,) + tuple(size) + (n,), dcols.dtype)
+    z.fill(0)
     for offs in itertools.product(*(range(k) for k in kernel)):
-        window = tuple(slice(o * dilation[i], o * dilation[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
-                       for i, o in enumerate(offs))
-        z[(slice(None), slice(None)) + window] += dcols[(slice(None),) + offs]
-    if any(padding):
-        z = z[(slice(None), slice(None)) + tuple(slice(p, p + size[i]) for i, p in enumerate(padding))]
-    return z.swapaxes(0, 1)
+        parts = [_inside(*a) for a in zip(offs, size, stride, padding, dilation, outs)]
+        if None in parts:
+            continue                                          # this offset only ever reads padding
+        z[(slice(None),) + tuple(i for _, i in parts)] += dcols[(slice(None),) + offs + tuple(o for o, _ in parts)]
+    return _batch_first(z)
 
 
-@primitive
+@primitive(saves=True)
 def conv(x, w, b, stride, padding, dilation, groups):
+    """The convolution; also returns its patches, which the weight gradient reuses.
+
+    The output is an (N, out, *S) view over batch-last memory, so the next
+    convolution (after element-wise ops, which keep the memory order) reads
+    its input without a copy.
+    """
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    cols = _im2col_cn(x, kernel, stride, padding, dilation, outs)
+    cols = _im2col(x, kernel, stride, padding, dilation, outs)
     k, cols_n = w[0].size * groups, n * math.prod(outs)
-    with _blas_limit(k * cols_n * out_ch // groups):
-        if groups == 1:
-            y = w.reshape(out_ch, k) @ cols.reshape(k, cols_n)
+    macs = k * cols_n * out_ch // groups
+    with _blas_limit(macs):
+        y = _reused("conv", (out_ch, cols_n), x.dtype)
+        if groups == 1 and _side_by_side(macs):
+            half = cols_n // 2           # each thread writes its own columns of y (BLAS takes the row stride)
+            a, c2 = w.reshape(out_ch, k), cols.reshape(k, cols_n)
+            _both(lambda: np.matmul(a, c2[:, half:], out=y[:, half:]),
+                  lambda: np.matmul(a, c2[:, :half], out=y[:, :half]))
+        elif groups == 1:
+            np.matmul(w.reshape(out_ch, k), cols.reshape(k, cols_n), out=y)
         else:
-            y = np.matmul(w.reshape(groups, out_ch // groups, k // groups),
-                          cols.reshape(groups, k // groups, cols_n)).reshape(out_ch, cols_n)
+            np.matmul(w.reshape(groups, out_ch // groups, k // groups),
+                      cols.reshape(groups, k // groups, cols_n), out=y.reshape(groups, out_ch // groups, cols_n))
     y += b.reshape(-1, 1)
-    return y.reshape((out_ch, n) + outs).swapaxes(0, 1)
+    return _batch_first(y.reshape((out_ch,) + outs + (n,))), cols
 
 
 def conv_composite(x, w, b, stride, padding, dilation, groups):
@@ -181,7 +313,7 @@ def _recorded(composite, g, inputs, needs, **kw):
 
 
 @conv.defvjp
-def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
+def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved=None):
     if m is not ARRAY_MATH:
         return _recorded(conv_composite, g, (x, w, b), needs, stride=stride, padding=padding,
                          dilation=dilation, groups=groups)
@@ -189,26 +321,36 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups):
     n, out_ch = x.shape[0], w.shape[0]
     cols_n = n * math.prod(outs)
     k = w[0].size * groups
-    g2 = g.swapaxes(0, 1).reshape(out_ch, cols_n)          # free when g is laid out like our output
+    g2 = _batch_last(g).reshape(out_ch, cols_n)            # free when g is laid out like our output
+
+    def weight_grad():
+        cols = saved if saved is not None else _im2col(x, kernel, stride, padding, dilation, outs)
+        cols = cols.reshape(k, cols_n)
+        if groups == 1:
+            return (g2 @ cols.T).reshape(w.shape)
+        g3 = g2.reshape(groups, out_ch // groups, cols_n)
+        return np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
+
+    def input_grad():
+        dcols = _reused("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
+        if groups == 1:
+            np.matmul(w.reshape(out_ch, k).T, g2, out=dcols.reshape(k, cols_n))
+        else:
+            w3 = w.reshape(groups, out_ch // groups, k // groups)
+            np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n),
+                      out=dcols.reshape(groups, k // groups, cols_n))
+        return _col2im(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
+
     gx = gw = gb = None
     if needs[2]:
         gb = g2.sum(axis=1)
-    with _blas_limit(k * cols_n * out_ch // groups):
-        if needs[1]:
-            cols = _im2col_cn(x, kernel, stride, padding, dilation, outs).reshape(k, cols_n)
-            if groups == 1:
-                gw = (g2 @ cols.T).reshape(w.shape)
-            else:
-                g3 = g2.reshape(groups, out_ch // groups, cols_n)
-                gw = np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
-        if needs[0]:
-            if groups == 1:
-                dcols = w.reshape(out_ch, k).T @ g2
-            else:
-                w3 = w.reshape(groups, out_ch // groups, k // groups)
-                dcols = np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n))
-            dcols = dcols.reshape((x.shape[1],) + kernel + (n,) + outs)
-            gx = _col2im_cn(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
+    macs = k * cols_n * out_ch // groups
+    with _blas_limit(macs):
+        if needs[0] and needs[1] and _side_by_side(macs):
+            gw, gx = _both(weight_grad, input_grad)
+        else:
+            gw = weight_grad() if needs[1] else None
+            gx = input_grad() if needs[0] else None
     return gx, gw, gb
 
 
@@ -230,7 +372,8 @@ def _tiles(x, kernel, stride, padding):
 def max_pool(x, kernel, stride, padding):
     tiles = _tiles(x, kernel, stride, padding)
     if tiles is not None:                                     # the common 2x2/2: kh*kw strided maxima
-        y = x[tiles[0]].copy()
+        y = _reused_like("pool", x[tiles[0]])                 # keep x's memory order (batch-last after conv)
+        y[...] = x[tiles[0]]
         for sl in tiles[1:]:
             np.maximum(y, x[sl], out=y)
         return y
@@ -259,13 +402,16 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
     d = len(kernel)
     tiles = _tiles(x, kernel, stride, padding)
     if tiles is not None:
-        gx = np.zeros_like(x)
-        taken = np.zeros(out.shape, dtype=bool)
-        for sl in tiles:                                      # the first maximum takes the gradient
-            hit = x[sl] == out
-            hit &= ~taken
-            taken |= hit
-            gx[sl] = g * hit
+        # The tiles cover x exactly, so every element of gx is written. Working in
+        # out's memory order (batch-last after a conv) keeps every pass contiguous.
+        gx = _reused_like("pool_grad", x)
+        left = _reused_like("pool_left", out)
+        left[...] = g                                         # the gradient not yet taken by a maximum
+        for i, sl in enumerate(tiles):                        # the first maximum takes the gradient
+            taken = gx[sl]
+            np.multiply(left, x[sl] == out, out=taken)
+            if i + 1 < len(tiles):
+                left -= taken                                 # exactly 0 where taken (np.copyto(where=) is 7x slower)
         return (gx,)
     cols = unfold.forward(x, kernel, stride, padding, (1,) * d, -np.inf)
     flat = cols.reshape(cols.shape[:-d] + (-1,))
