@@ -10,7 +10,8 @@ class SGD(Optimizer):
         v <- momentum * v + (1 - dampening) * g          (v = g at the first step)
         p <- p - lr * (g + momentum * v)   if nesterov else   p - lr * v
 
-    The same as ``torch.optim.SGD``.
+    The same as ``torch.optim.SGD``. Not packed (``elementwise`` stays False): its four
+    operations per element do not repay the copies in and out of a flat array.
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, **common):
@@ -105,6 +106,7 @@ class Adam(Optimizer):
 
     ``weight_decay`` is L2 (added to g), as in ``torch.optim.Adam``; AdamW decouples it.
     """
+    elementwise = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, amsgrad=False, **common):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, amsgrad=amsgrad), **common)

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..autograd.tensor import GradMode, Tensor
+from .packed import Pack
 
 _COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
 
@@ -25,6 +26,11 @@ class Optimizer:
     followed by ``torch.optim``.
     """
     full_batch = False            # True: assumes the same function every step (use with mode='batch')
+    # True when update() is elementwise (each element of p, g and the state on its own, with
+    # scalars shared by the group) and long enough that running it once over the group's small
+    # parameters laid end to end beats one call per array (optim/packed.py)
+    elementwise = False
+    pack_below = 8192             # parameters with fewer elements than this are packed
     closure_kind = "loss"         # "loss": closure returns the loss after backward(); "residuals": see LM
     decoupled_weight_decay = False
 
@@ -105,12 +111,35 @@ class Optimizer:
 
     def _step_group(self, group):
         params, grads = self.gradients(group)
+        if self.elementwise:
+            params, grads = self._packed_step(group, params, grads)
         update, state, init = self.update, self.state, self.init_state
         for p, g in zip(params, grads):
             st = state.get(id(p))
             if st is None:
                 st = state[id(p)] = init(p.data, group)
             update(p.data, g, st, group)
+
+    def _packed_step(self, group, params, grads):
+        """Update the group's small parameters as one flat array; returns the (params, grads) left over.
+
+        Small arrays cost call overhead, not arithmetic, so they share one update;
+        large ones would gain nothing and pay for the copies in and out.
+        """
+        packs = self.__dict__.setdefault("_packs", {})
+        pack = packs.get(id(group))
+        small = [i for i, p in enumerate(params) if p.data.size < self.pack_below]
+        if len(params) == len(group["params"]) and len(small) > 1:
+            members = [params[i] for i in small]
+            if pack is None or not pack.serves(members):
+                pack = packs[id(group)] = Pack(members) if Pack.fits(members) else None
+            if pack is not None and pack.step(self, [grads[i] for i in small], group):
+                taken = set(small)
+                return ([p for i, p in enumerate(params) if i not in taken],
+                        [g for i, g in enumerate(grads) if i not in taken])
+        if pack is not None:
+            pack.source = None    # its parameters are updated one by one: rebuild before packing again
+        return params, grads
 
     def gradients(self, group):
         """(parameters with a gradient, their gradient arrays) after clipping and weight decay."""
