@@ -244,29 +244,30 @@ def test_recycled_buffers_never_overwrite_outputs_or_patches_still_held():
 
 
 def test_arrays_over_the_pool_limit_are_fresh_and_give_the_same_results(monkeypatch):
-    from retrograd.autograd.ops import conv as fused
+    from retrograd.autograd.ops import workspace
     m = nn.Conv2d(2, 3, 3, padding=1)
     x = rg.tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
     runs = []
-    for limit in (fused._POOL_MAX_BYTES, 0):
-        monkeypatch.setattr(fused, "_POOL_MAX_BYTES", limit)
+    for limit in (workspace.RECYCLED_MAX_BYTES, 0):
+        monkeypatch.setattr(workspace, "RECYCLED_MAX_BYTES", limit)
         m.zero_grad()
         x.grad = None
         y = m(x)
         (y * y).sum().backward()
         runs.append([y.data.copy(), x.grad.data, m.weight.grad.data])
-    assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))
-    fused._reused("test", (3,), np.float32)
-    assert not any(key[0] == "test" for key in getattr(fused._POOL, "arrays", {}))     # not kept
+    kept = workspace._store("recycled")
+    assert not any(key[0] == "test" for key in kept)
+    workspace.recycled("test", (3,), np.float32)
+    assert not any(key[0] == "test" for key in kept)     # not kept
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("axes", [(0, 1, 2, 3), (3, 0, 1, 2), (1, 2, 3, 0), (2, 0, 3, 1)])
 def test_pooled_arrays_keep_the_memory_order_of_their_model(axes):
-    from retrograd.autograd.ops.conv import _reused_like
+    from retrograd.autograd.ops.workspace import recycled_like
     a = np.zeros((2, 3, 4, 5)).transpose(axes)
-    b = _reused_like("test_like", a)
+    b = recycled_like("test_like", a)
     assert b.shape == a.shape and b.strides == np.empty_like(a).strides
 
 

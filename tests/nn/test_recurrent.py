@@ -237,7 +237,7 @@ def test_lstm_background_jobs_give_the_same_results(monkeypatch, bi):
 
 
 def test_recycled_arrays_come_back_only_when_nobody_holds_them():
-    from retrograd.autograd.ops.recurrent import recycled
+    from retrograd.autograd.ops.workspace import recycled
     a = recycled("test", (3, 4), np.float64)
     address = a.__array_interface__["data"][0]
     view = a[1:]

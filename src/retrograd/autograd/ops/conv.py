@@ -17,13 +17,12 @@ and hand out (N, C, *spatial) views of that memory; see ``_im2col``.
 import itertools
 import math
 import os
-import sys
-import threading
 
 import numpy as np
 
 from ... import backend
 from .registry import ARRAY_MATH, primitive
+from .workspace import helper_thread, recycled, recycled_like
 
 
 def out_size(size, k, stride, pad, dil):
@@ -94,9 +93,6 @@ def fold_vjp(m, needs, g, out, cols, size, kernel, stride, padding, dilation):
 
 _SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not pay
 _PAIR_GEMM = 1 << 22    # ... and above which splitting one over two threads pays for the hand-off
-_HELPER = []            # one helper thread, started on first use
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_HELPER.clear)   # a forked child has no helper thread
 
 
 def _blas_limit(macs):
@@ -129,10 +125,7 @@ def _both(first, second):
     Measured on W5 steps there: 13% faster with the other core free, 3-8%
     slower with another job on it.
     """
-    if not _HELPER:
-        from concurrent.futures import ThreadPoolExecutor
-        _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="retrograd-conv"))
-    later = _HELPER[0].submit(first)
+    later = helper_thread("conv").submit(first)
     try:
         now = second()
     except BaseException:
@@ -146,47 +139,6 @@ def _conv_geometry(x, w, stride, padding, dilation):
     kernel = tuple(w.shape[2:])
     outs = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i]) for i in range(d))
     return d, kernel, outs
-
-
-_POOL = threading.local()
-_POOL_DEPTH = 4          # arrays kept per (tag, shape, dtype): enough for a few graphs alive at once
-_POOL_MAX_BYTES = 1 << 25   # larger arrays are not pinned: NumPy maps them with huge pages, cheap to fault in
-
-
-def _reused(tag, shape, dtype):
-    """An uninitialised array that may outlive the call (an output, saved patches), recycled when free again.
-
-    Fresh arrays above malloc's mmap threshold are mapped anew and page-faulted
-    in on every training step (measured: over a third of a W5 step). An array
-    from here is handed out again only once the pool holds its last reference
-    (CPython's reference count; a view counts through its base), i.e. once the
-    graph, the gradients and the caller have all let go of it.
-    """
-    if math.prod(shape) * np.dtype(dtype).itemsize > _POOL_MAX_BYTES:
-        return np.empty(shape, dtype=dtype)
-    store = getattr(_POOL, "arrays", None)
-    if store is None:
-        store = _POOL.arrays = {}
-    key = (tag, tuple(shape), np.dtype(dtype).str)
-    arrays = store.get(key)
-    if arrays is None:
-        if len(store) > 32:
-            store.clear()           # arrays still in use elsewhere simply stay alive there
-        arrays = store[key] = []
-    for arr in arrays:
-        if sys.getrefcount(arr) == 3:   # the pool's list, ``arr`` here and the call's argument
-            return arr
-    arr = np.empty(shape, dtype=dtype)
-    if len(arrays) < _POOL_DEPTH:
-        arrays.append(arr)
-    return arr
-
-
-def _reused_like(tag, a):
-    """``np.empty_like(a)`` (the same memory order) from the pool of ``_reused``."""
-    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])   # outermost axis first
-    buf = _reused(tag, tuple(a.shape[i] for i in order), a.dtype)
-    return buf.transpose(np.argsort(order))
 
 
 def _batch_last(a):
@@ -218,12 +170,12 @@ def _im2col(x, kernel, stride, padding, dilation, outs):
     xt = _batch_last(x)
     c, size, n = xt.shape[0], xt.shape[1:-1], xt.shape[-1]
     if any(padding):
-        xp = _reused("padded", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), x.dtype)
+        xp = recycled("padded", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), x.dtype)
         xp.fill(0)
         xp[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))] = xt
     else:
         xp = xt
-    cols = _reused("cols", (c,) + tuple(kernel) + tuple(outs) + (n,), x.dtype)
+    cols = recycled("cols", (c,) + tuple(kernel) + tuple(outs) + (n,), x.dtype)
     for offs, window in _windows(kernel, stride, dilation, outs):
         cols[(slice(None),) + offs] = xp[(slice(None),) + window]
     return cols
@@ -247,7 +199,7 @@ def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
     result a strided view for the ops after it).
     """
     c, n = dcols.shape[0], dcols.shape[-1]
-    z = _reused("col2im", (c,) + tuple(size) + (n,), dcols.dtype)
+    z = recycled("col2im", (c,) + tuple(size) + (n,), dcols.dtype)
     z.fill(0)
     for offs in itertools.product(*(range(k) for k in kernel)):
         parts = [_inside(*a) for a in zip(offs, size, stride, padding, dilation, outs)]
@@ -271,7 +223,7 @@ def conv(x, w, b, stride, padding, dilation, groups):
     k, cols_n = w[0].size * groups, n * math.prod(outs)
     macs = k * cols_n * out_ch // groups
     with _blas_limit(macs):
-        y = _reused("conv", (out_ch, cols_n), x.dtype)
+        y = recycled("conv", (out_ch, cols_n), x.dtype)
         if groups == 1 and _side_by_side(macs):
             half = cols_n // 2           # each thread writes its own columns of y (BLAS takes the row stride)
             a, c2 = w.reshape(out_ch, k), cols.reshape(k, cols_n)
@@ -332,7 +284,7 @@ def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved
         return np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
 
     def input_grad():
-        dcols = _reused("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
+        dcols = recycled("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
         if groups == 1:
             np.matmul(w.reshape(out_ch, k).T, g2, out=dcols.reshape(k, cols_n))
         else:
@@ -372,7 +324,7 @@ def _tiles(x, kernel, stride, padding):
 def max_pool(x, kernel, stride, padding):
     tiles = _tiles(x, kernel, stride, padding)
     if tiles is not None:                                     # the common 2x2/2: kh*kw strided maxima
-        y = _reused_like("pool", x[tiles[0]])                 # keep x's memory order (batch-last after conv)
+        y = recycled_like("pool", x[tiles[0]])                 # keep x's memory order (batch-last after conv)
         y[...] = x[tiles[0]]
         for sl in tiles[1:]:
             np.maximum(y, x[sl], out=y)
@@ -404,8 +356,8 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
     if tiles is not None:
         # The tiles cover x exactly, so every element of gx is written. Working in
         # out's memory order (batch-last after a conv) keeps every pass contiguous.
-        gx = _reused_like("pool_grad", x)
-        left = _reused_like("pool_left", out)
+        gx = recycled_like("pool_grad", x)
+        left = recycled_like("pool_left", out)
         left[...] = g                                         # the gradient not yet taken by a maximum
         for i, sl in enumerate(tiles):                        # the first maximum takes the gradient
             taken = gx[sl]

@@ -22,58 +22,11 @@ Only the state part is differentiable (h, and c for the LSTM); the cotangent
 of the saved activations is ignored, and the layers in ``retrograd.nn`` never
 expose them.
 """
-import os
-import sys
-import threading
-
 import numpy as np
 
 from ... import backend
 from .registry import ARRAY_MATH, primitive
-
-_SCRATCH = threading.local()
-
-
-def scratch(tag, shape, dtype):
-    """A reusable work array for temporaries that never leave a kernel (per thread, per shape).
-
-    Fresh multi-megabyte arrays come from mmap and are returned to the OS when
-    freed, so every training step would page-fault them in again (measured:
-    about a third of an LSTM step on the shared machine). Only arrays that die
-    inside the kernel that asked for them may live here.
-    """
-    store = getattr(_SCRATCH, "arrays", None)
-    if store is None:
-        store = _SCRATCH.arrays = {}
-    key = (tag, tuple(shape), np.dtype(dtype).str)
-    arr = store.get(key)
-    if arr is None:
-        if len(store) > 32:
-            store.clear()
-        arr = store[key] = np.empty(shape, dtype=dtype)
-    return arr
-
-
-def recycled(tag, shape, dtype):
-    """An array a kernel returns or saves (it outlives the call), reusing the memory of an earlier one nobody holds.
-
-    The LSTM's states and saved activations are megabytes per call; fresh, they page-fault
-    in on every training step (measured on the shared VM: ~1000 faults, a quarter of a W4
-    step). An earlier array is free again once this pool holds the only reference to it:
-    every NumPy view keeps a reference to the array that owns its memory, and so does
-    anything else that uses it (a Tensor, torch.from_numpy, a memoryview).
-    """
-    store = getattr(_SCRATCH, "recycled", None)
-    if store is None or len(store) > 32:
-        store = _SCRATCH.recycled = {}
-    kept = store.setdefault((tag, tuple(shape), np.dtype(dtype).str), [])
-    for arr in kept:
-        if sys.getrefcount(arr) == 3:                            # kept, arr, getrefcount's argument
-            return arr
-    arr = np.empty(shape, dtype=dtype)
-    if len(kept) < 4:
-        kept.append(arr)
-    return arr
+from .workspace import helper_thread, recycled, scratch
 
 
 def _sigmoid(x, out=None):
@@ -98,7 +51,6 @@ def _steps(T, reverse):
 # which it runs on a background thread while the per-step loop goes on: the loop is a
 # chain of small single-threaded GEMMs, so a second core is otherwise idle.
 OVERLAP_ABOVE = 1 << 24
-_WORKER = []
 
 
 class _Now:
@@ -120,10 +72,7 @@ def _worker(work):
     """
     if work < OVERLAP_ABOVE:
         return _Now()
-    if not _WORKER or _WORKER[0][0] != os.getpid():             # a forked child has no such thread
-        from concurrent.futures import ThreadPoolExecutor
-        _WORKER[:] = [(os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="retrograd-rnn"))]
-    return _WORKER[0][1]
+    return helper_thread("rnn")
 
 
 def _chunks(T, reverse, n=8):

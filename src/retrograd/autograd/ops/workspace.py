@@ -1,0 +1,80 @@
+"""Work arrays and helper threads shared by the fused kernels (convolution, recurrent layers).
+
+Fresh multi-hundred-kilobyte arrays are mapped anew and page-faulted in on
+every training step (measured: a third of a W5 step, a quarter of a W4 step
+on the shared machine), so the kernels take their arrays from here:
+
+* ``scratch``: temporaries that never leave the kernel that asked for them;
+  one array per (tag, shape, dtype) and thread, reused on every call.
+* ``recycled``: arrays that do leave (outputs, saved work); an earlier one is
+  handed out again only once this pool holds its last reference, judged by
+  CPython's reference count (a view counts through its base, and so does
+  anything else that uses the memory: a Tensor, a memoryview, torch.from_numpy).
+
+``helper_thread(name)`` is a one-thread executor per name, for work a kernel
+runs beside its own loop: NumPy releases the GIL in matrix products and
+ufuncs, and an idle helper sleeps, where BLAS's own idle threads spin (which
+stalled every product when another job held the second core).
+"""
+import math
+import os
+import sys
+import threading
+
+import numpy as np
+
+_LOCAL = threading.local()
+RECYCLED_DEPTH = 4              # arrays kept per (tag, shape, dtype): enough for a few graphs alive at once
+RECYCLED_MAX_BYTES = 1 << 25    # larger arrays are not pinned: NumPy maps them with huge pages, cheap to fault in
+_MAX_KEYS = 32                  # a store with more keys is dropped (arrays in use elsewhere stay alive there)
+
+
+def _store(name):
+    store = getattr(_LOCAL, name, None)
+    if store is None or len(store) > _MAX_KEYS:
+        store = {}
+        setattr(_LOCAL, name, store)
+    return store
+
+
+def scratch(tag, shape, dtype):
+    """A reusable work array for temporaries that never leave a kernel (per thread, tag, shape, dtype)."""
+    store = _store("scratch")
+    key = (tag, tuple(shape), np.dtype(dtype).str)
+    arr = store.get(key)
+    if arr is None:
+        arr = store[key] = np.empty(shape, dtype=dtype)
+    return arr
+
+
+def recycled(tag, shape, dtype):
+    """An uninitialised array that may outlive the call, reusing the memory of an earlier one nobody holds."""
+    if math.prod(shape) * np.dtype(dtype).itemsize > RECYCLED_MAX_BYTES:
+        return np.empty(shape, dtype=dtype)
+    kept = _store("recycled").setdefault((tag, tuple(shape), np.dtype(dtype).str), [])
+    for arr in kept:
+        if sys.getrefcount(arr) == 3:       # the pool's list, ``arr`` here and getrefcount's argument
+            return arr
+    arr = np.empty(shape, dtype=dtype)
+    if len(kept) < RECYCLED_DEPTH:
+        kept.append(arr)
+    return arr
+
+
+def recycled_like(tag, a):
+    """``np.empty_like(a)`` (the same memory order) from the pool of ``recycled``."""
+    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])     # outermost axis first
+    buf = recycled(tag, tuple(a.shape[i] for i in order), a.dtype)
+    return buf.transpose(np.argsort(order))
+
+
+_HELPERS = {}
+
+
+def helper_thread(name):
+    """The one-thread executor called ``name`` (created on first use, and anew in a forked child)."""
+    helper = _HELPERS.get(name)
+    if helper is None or helper[0] != os.getpid():       # a forked child has no such thread
+        from concurrent.futures import ThreadPoolExecutor
+        helper = _HELPERS[name] = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix=f"retrograd-{name}"))
+    return helper[1]
