@@ -156,3 +156,25 @@ def test_trace_refuses_batch_arrays_hidden_in_static_parameters():
     with pytest.raises(NotTraceable, match="getitem"):
         trace(lambda a, t: -rg.mean(model(a)[np.arange(8), t.data]), (rg.tensor(X), rg.tensor(y)),
               list(model.parameters()))
+
+
+def test_embedding_model_with_validation_metrics_and_schedule_matches_eager():
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 10, size=(40, 3))
+    y = (X.sum(axis=1) % 2).astype(np.int64)
+
+    def model():
+        rg.manual_seed(1)
+        return rg.nn.Sequential(rg.nn.Embedding(10, 4), rg.nn.Flatten(), rg.nn.Linear(12, 2))
+    results = []
+    for compile in (False, "auto"):
+        m = model()
+        opt = rg.optim.Adam(m.parameters(), lr=0.01)
+        sched = rg.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        h = rg.fit(m, "cross_entropy", opt, (X, y), epochs=5, batch_size=16, seed=2, quiet=True,
+                   validation_split=0.25, metrics=["accuracy"], scheduler=sched, compile=compile)
+        results.append((weights(m), h["loss"], h["val_loss"], h["val_accuracy"]))
+    (w0, *logs0), (w1, *logs1) = results
+    for a, b in zip(w0, w1):
+        np.testing.assert_array_equal(a, b)
+    assert logs0 == logs1

@@ -87,11 +87,11 @@ class Trainer:
     def fit(self, train_data, *, epochs=100, validation_data=None, validation_split=0.0,
             resume=None):
         """Train for up to ``epochs`` epochs (or until a stopping rule fires); returns the History."""
-        X, y = _as_arrays(train_data, self._param_dtype(), "train_data")
+        X, y = _as_arrays(train_data, self._param_dtype(), "train_data", self._takes_indices())
         X, y, validation_data = _split_validation(X, y, validation_data, validation_split)
         self.X_train, self.y_train = X, y
         self.val = None if validation_data is None else _as_arrays(validation_data, self._param_dtype(),
-                                                                   "validation_data")
+                                                                   "validation_data", self._takes_indices())
         self.has_validation = self.val is not None
         n = len(X)
         size = batch_size_for(self.mode, self.batch_size, n)
@@ -319,6 +319,12 @@ class Trainer:
                             f"epoch {self.history.epochs}, 0 = initial). Lower the learning rate, "
                             "standardise the inputs or clip gradients")
 
+    def _takes_indices(self):
+        """True when the model looks its inputs up in an Embedding: integer X must stay integer."""
+        from ..nn.layers import Embedding
+        modules = self.model.modules() if hasattr(self.model, "modules") else ()
+        return any(isinstance(m, Embedding) for m in modules)
+
     def _param_dtype(self):
         return self.params[0].data.dtype if self.params else None
 
@@ -352,8 +358,11 @@ def _resolve_loss(loss):
     return loss, getattr(loss, "name", None) or type(loss).__name__
 
 
-def _as_arrays(data, dtype, what):
-    """(X, y) NumPy arrays; floating X and y take the parameters' dtype, integer labels stay integers."""
+def _as_arrays(data, dtype, what, integer_inputs=False):
+    """(X, y) NumPy arrays; floating X and y take the parameters' dtype, integer labels stay integers.
+
+    Integer X becomes floating too, unless ``integer_inputs`` (indices for an Embedding).
+    """
     try:
         X, y = data
     except (TypeError, ValueError):
@@ -364,7 +373,7 @@ def _as_arrays(data, dtype, what):
         raise ValueError(f"fit(): {what} has {len(X)} inputs (X shape {X.shape}) but {len(y)} "
                          f"targets (y shape {y.shape}); they must have the same first dimension")
     if dtype is not None:
-        if X.dtype.kind in "fiub" and X.dtype != dtype:
+        if X.dtype.kind in ("f" if integer_inputs else "fiub") and X.dtype != dtype:
             X = X.astype(dtype)
         if y.dtype.kind == "f" and y.dtype != dtype:
             y = y.astype(dtype)
