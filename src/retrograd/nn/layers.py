@@ -108,7 +108,7 @@ class Dropout(Module):
 
 class Embedding(Module):
     """A lookup table: integer indices (any shape) -> rows of ``weight`` (num_embeddings, dim), init N(0, 1)."""
-    traceable = True
+    # not traceable: the batch's indices reach the graph as a static index, which a replay cannot follow
 
     def __init__(self, num_embeddings, embedding_dim, dtype=None, generator=None):
         super().__init__()
