@@ -178,3 +178,20 @@ def test_embedding_model_with_validation_metrics_and_schedule_matches_eager():
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)
     assert logs0 == logs1
+
+
+def test_detached_values_are_replayed_fresh_and_pass_no_gradient():
+    class HalfStopped(rg.nn.Module):
+        traceable = True
+
+        def __init__(self):
+            super().__init__()
+            rg.manual_seed(3)
+            self.lin = rg.nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = self.lin(x)
+            return y + y.detach() * 0.5          # the second term must not be stale, nor differentiated
+    X, y = blobs(n=40)
+    trainer = assert_same_training(HalfStopped, "cross_entropy", X, y)
+    assert trainer.compiled.replays > 0

@@ -106,8 +106,8 @@ class Program:
         self.params = list(params)
         wants = {id(p) for p in params if p.requires_grad}
 
+        # slots are keyed by id(): every Tensor and array stays alive in ``nodes`` meanwhile
         forward, grad_slots, shapes = [], set(), {}
-        keep = []                                    # recorded Tensors, alive until slots are built
         for op, args, kw, out in nodes:
             arg_slots, needs = [], []
             for a in args:
@@ -117,17 +117,16 @@ class Program:
                         s = slot_of.get(id(a.data))
                     if s is None:                    # made outside any primitive: a constant
                         s = slot_of[id(a)] = new_slot(_constant(a.data, rows, op))
-                        keep.append(a)
                     arg_slots.append(s)
-                    needs.append(s in grad_slots or id(a) in wants)
+                    # a detached view of a recorded value shares its slot but passes no gradient
+                    needs.append(a.requires_grad and (s in grad_slots or id(a) in wants))
                 else:
                     s = slot_of.get(id(a)) if hasattr(a, "shape") else None
                     arg_slots.append(s if s is not None else new_slot(_constant(a, rows, op)))
                     needs.append(False)
             for value in kw.values():
                 _static(value, rows, op, slot_of)
-            out_slot = slot_of[id(out)] = new_slot(None)
-            keep.append(out)
+            out_slot = slot_of[id(out)] = slot_of[id(out.data)] = new_slot(None)
             shapes[out_slot] = out.data.shape
             for s, a in zip(arg_slots, args):
                 if isinstance(a, Tensor):
