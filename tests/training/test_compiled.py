@@ -195,3 +195,26 @@ def test_detached_values_are_replayed_fresh_and_pass_no_gradient():
     X, y = blobs(n=40)
     trainer = assert_same_training(HalfStopped, "cross_entropy", X, y)
     assert trainer.compiled.replays > 0
+
+
+def test_compiled_step_in_a_hand_written_loop_equals_the_eager_loop():
+    X, y = blobs(n=48)
+    loss_fn = rg.nn.get_loss("cross_entropy")
+    results = []
+    for compiled in (False, True):
+        model = make_mlp([4, 6, 3])
+        opt = rg.optim.Adam(model.parameters(), lr=0.01)
+        step = rg.training.CompiledStep(model, loss_fn)
+        for epoch in range(3):
+            for s in range(0, 48, 16):
+                xb, yb = rg.tensor(X[s:s + 16]), rg.tensor(y[s:s + 16])
+                opt.zero_grad()
+                if compiled:
+                    step(xb, yb)
+                else:
+                    loss_fn(model(xb), yb).backward()
+                opt.step()
+        results.append(weights(model))
+    assert step.replays == 3 * 3 - 2
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

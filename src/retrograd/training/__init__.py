@@ -2,6 +2,7 @@
 from .autoencoder import Autoencoder, train_autoencoder
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .compiled import CompiledStep
 from .csv_logger import CSVLogger
 from .fit import fit
 from .history import History
@@ -16,4 +17,4 @@ __all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint"
            "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
            "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
            "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint",
-           "Autoencoder", "train_autoencoder"]
+           "Autoencoder", "train_autoencoder", "CompiledStep"]

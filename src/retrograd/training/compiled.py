@@ -28,12 +28,24 @@ def model_is_traceable(model, loss_fn):
 
 
 class CompiledStep:
-    """``loss(model(x), y)`` and its backward for the trainer, replayed where that is safe."""
+    """``loss(model(x), y)`` and its backward, replayed where that is safe; ``fit`` uses one.
 
-    def __init__(self, model, loss_fn, params):
+    In a hand-written loop it stands in for forward, loss and backward::
+
+        step = rg.training.CompiledStep(model, rg.nn.get_loss("cross_entropy"))
+        for xb, yb in batches:
+            opt.zero_grad()
+            loss = step(rg.tensor(xb), rg.tensor(yb))      # sets every parameter's .grad
+            opt.step()
+
+    It records whatever it is given (as ``fit(compile=True)``); the check
+    against the eager step on the second batch of each shape still applies.
+    """
+
+    def __init__(self, model, loss_fn, params=None):
         self.model = model
         self.loss_fn = loss_fn
-        self.params = params
+        self.params = list(model.parameters()) if params is None else list(params)
         self.stage = {}       # batch signature -> (_TRACE | _CHECK | _REPLAY | _EAGER, program)
         self.replays = 0      # steps served by a replay (for tests and curiosity)
 
