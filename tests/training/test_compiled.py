@@ -218,3 +218,36 @@ def test_compiled_step_in_a_hand_written_loop_equals_the_eager_loop():
     assert step.replays == 3 * 3 - 2
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_replay_sums_fanned_out_and_broadcast_gradients_like_the_engine():
+    rng = np.random.default_rng(5)
+    w = rg.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    scale = rg.tensor(rng.normal(size=(1, 4)), requires_grad=True)   # broadcast over rows: needs sum_to
+
+    def loss_fn(x, t):
+        h = rg.tanh(x @ w)
+        both = h * scale + h * h                                        # h feeds three products
+        return rg.mean((both - t) ** 2)
+    X, T = rng.normal(size=(10, 3)), rng.normal(size=(10, 4))
+    _, program = trace(loss_fn, (rg.tensor(X[:5]), rg.tensor(T[:5])), [w, scale])
+    loss = loss_fn(rg.tensor(X[5:]), rg.tensor(T[5:]))
+    loss.backward()
+    replayed, grads = program.run(X[5:], T[5:])
+    assert replayed == loss.data
+    np.testing.assert_array_equal(grads[0], w.grad.data)
+    np.testing.assert_array_equal(grads[1], scale.grad.data)
+    assert grads[1].shape == (1, 4)
+
+
+def test_replay_frees_values_early_and_reports_errors_on_its_own_lines():
+    model = make_mlp([4, 6, 3], dtype=np.float64)
+    loss_fn = rg.nn.get_loss("cross_entropy")
+    X, y = blobs(n=16, dtype=np.float64)
+    _, program = trace(lambda a, b: loss_fn(model(a), b), (rg.tensor(X[:8]), rg.tensor(y[:8])),
+                       list(model.parameters()))
+    assert "del v" in program.source           # intermediate arrays are released after their last use
+    with pytest.raises(ValueError) as info:
+        program.run(X[:8], -np.ones(8, dtype=y.dtype))     # negative class indices: the loss refuses them
+    lines = [str(entry.statement) for entry in info.traceback if "retrograd replay" in str(entry.path)]
+    assert lines and "F" in lines[0]           # the traceback shows the generated line that failed
