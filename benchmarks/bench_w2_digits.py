@@ -2,7 +2,9 @@
 
     python benchmarks/bench_w2_digits.py [--peers torch sklearn] [--variants ...] [--repeats 3]
 
-Prints one JSON line per framework (the fields of ../shared/bench/peers), then
+The repeats of all set-ups run in turn (``interleave.py``), so every one sees
+the same drift of the shared machine. Prints one JSON line per framework (the
+fields of ../shared/bench/peers), then
 one line per retrograd variant with its speed ratios to the peers. Variants:
 ``retrograd`` (loss="cross_entropy", the defaults: the step is recorded and
 replayed, small steps run BLAS on one thread), ``retrograd-eager``
@@ -27,6 +29,7 @@ PEERS = Path(os.environ.get("BENCH_PEERS")
              or Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "peers")
 sys.path.insert(0, str(PEERS))
 import common as C  # noqa: E402 - the shared data, init and shuffle rules
+from interleave import emit, run_in_turn  # noqa: E402
 
 import retrograd as rg  # noqa: E402
 
@@ -69,9 +72,7 @@ def ours(label="retrograd"):
             pred = model(rg.tensor(Xte)).data.argmax(1)
         return t, {"test_acc": round(float(np.mean(pred == yte)), 4),
                    "final_loss": round(history["loss"][-1], 6)}
-    times, info = C.run_repeats(once, repeats=C.REPEATS)
-    return C.emit(label, "W2", times, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6),
-                  warmup_s=round(warm, 3), **info)
+    return once, {"warmup_s": round(warm, 3)}
 
 
 def torch_eager():
@@ -107,9 +108,7 @@ def torch_eager():
         with torch.no_grad():
             acc = (model(torch.from_numpy(Xte)).argmax(1).numpy() == yte).mean()
         return t, {"test_acc": round(float(acc), 4)}
-    times, info = C.run_repeats(once, repeats=C.REPEATS)
-    return C.emit("torch", "W2", times, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6),
-                  warmup_s=round(warm, 3), threads=torch.get_num_threads(), **info)
+    return once, {"warmup_s": round(warm, 3), "threads": torch.get_num_threads()}
 
 
 def sklearn_mlp():
@@ -130,8 +129,7 @@ def sklearn_mlp():
             clf.fit(Xtr, ytr)
             t = time.perf_counter() - t0
         return t, {"test_acc": round(float(clf.score(Xte, yte)), 4)}
-    times, info = C.run_repeats(once, repeats=C.REPEATS)
-    return C.emit("sklearn", "W2", times, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6), **info)
+    return once, {}
 
 
 def main():
@@ -143,11 +141,16 @@ def main():
     a = p.parse_args()
     if a.repeats:
         C.REPEATS = a.repeats
-    results = {label: ours(label) for label in a.variants}
+    setups = {label: ours(label) for label in a.variants}
     if "torch" in a.peers:
-        results["torch"] = torch_eager()
+        setups["torch"] = torch_eager()
     if "sklearn" in a.peers:
-        results["sklearn"] = sklearn_mlp()
+        setups["sklearn"] = sklearn_mlp()
+    runs = run_in_turn({label: once for label, (once, _) in setups.items()}, C.REPEATS)
+    results = {}
+    for label, (times, info, foreign) in runs.items():
+        results[label] = emit(label, "W2", times, foreign, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6),
+                              **setups[label][1], **info)
     for label in a.variants:
         mine = results[label]["s_per_epoch"]
         ratios = {f"speedup_vs_{k}": round(v["s_per_epoch"] / mine, 2) for k, v in results.items()

@@ -251,3 +251,62 @@ def test_replay_frees_values_early_and_reports_errors_on_its_own_lines():
         program.run(X[:8], -np.ones(8, dtype=y.dtype))     # negative class indices: the loss refuses them
     lines = [str(entry.statement) for entry in info.traceback if "retrograd replay" in str(entry.path)]
     assert lines and "F" in lines[0]           # the traceback shows the generated line that failed
+
+
+def _fit_twice(model, X, y, between=None, loss="cross_entropy"):
+    """Two fits of one model (optionally changed in between); returns the second trainer and the weights."""
+    results = []
+    for round_ in range(2):
+        if round_ and between is not None:
+            between(model)
+        opt = rg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        trainer = Trainer(model, loss, opt, batch_size=8, seed=3, quiet=True)
+        trainer.fit((X, y), epochs=2)
+        results.append(trainer)
+    return results[1], weights(model)
+
+
+def test_a_second_fit_replays_the_checked_programs_from_its_first_batch():
+    X, y = blobs(n=50)                                       # batches of 8 and a last one of 2
+    trainer, w_compiled = _fit_twice(make_mlp([4, 6, 3]), X, y)
+    assert trainer.compiled.replays == 2 * 7                 # nothing traced or checked again
+    eager = make_mlp([4, 6, 3])
+    for _ in range(2):
+        opt = rg.optim.SGD(eager.parameters(), lr=0.1, momentum=0.9)
+        Trainer(eager, "cross_entropy", opt, batch_size=8, seed=3, quiet=True, compile=False).fit((X, y), epochs=2)
+    for a, b in zip(w_compiled, weights(eager)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_changed_settings_or_parameters_are_traced_anew():
+    X, y = blobs(n=48)
+
+    def steeper(model):
+        model[1].kw["negative_slope"] = 0.3                  # a setting the trace baked in
+
+    def new_bias(model):
+        model[2].bias = rg.nn.Parameter(np.zeros(3, dtype=np.float32))
+
+    for change in (steeper, new_bias):
+        trainer, w_compiled = _fit_twice(make_mlp([4, 6, 3], act="leaky_relu"), X, y, between=change)
+        assert trainer.compiled.replays == 2 * 6 - 2         # the first two batches: trace, check
+        eager = make_mlp([4, 6, 3], act="leaky_relu")
+        for round_ in range(2):
+            if round_:
+                change(eager)
+            opt = rg.optim.SGD(eager.parameters(), lr=0.1, momentum=0.9)
+            Trainer(eager, "cross_entropy", opt, batch_size=8, seed=3, quiet=True, compile=False).fit((X, y), epochs=2)
+        for a, b in zip(w_compiled, weights(eager)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_kept_programs_do_not_keep_the_model_alive():
+    import gc
+    import weakref
+    X, y = blobs(n=24)
+    model = make_mlp([4, 5, 3])
+    _fit_twice(model, X, y)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

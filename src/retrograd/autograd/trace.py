@@ -212,9 +212,12 @@ def _generate(program):
     for j, (op, arg_slots, kw, out_slot, needs, adds) in enumerate(program.backward):
         ns[f"B{j}"], ns[f"N{j}"], ns[f"K{j}b"] = op.vjp, needs, kw
         extra = (f", **K{j}b" if kw else "") + (f", saved=s{out_slot}" if op.saves else "")
+        reads = op.vjp_reads or (True,) * (1 + len(arg_slots))     # (out, *inputs) the rule looks at
+        passed = [(s if r else None) for s, r in zip((out_slot,) + tuple(arg_slots), reads)]
+        passed += list(arg_slots[len(passed) - 1:])
         body = [f"if g{out_slot} is not None:",
-                f"    sh = B{j}(AM, N{j}, g{out_slot}, v{out_slot}, "
-                f"{', '.join(ref(s) for s in arg_slots)}{extra})"]
+                f"    sh = B{j}(AM, N{j}, g{out_slot}, "
+                f"{', '.join('None' if s is None else ref(s) for s in passed)}{extra})"]
         for k, add in enumerate(adds):
             if add is None:
                 continue
@@ -229,7 +232,7 @@ def _generate(program):
             body.append(f"g{out_slot} = None")
         if op.saves:
             body.append(f"s{out_slot} = None")
-        steps.append((body, (out_slot,) + tuple(arg_slots)))
+        steps.append((body, tuple(s for s in passed if s is not None)))
     steps.append(([f"return v{loss}, [{', '.join(f'g{s}' if s in grad_slots else 'None' for s in program.param_slots)}]"],
                   (loss,)))
 

@@ -8,13 +8,22 @@ shape (``retrograd.autograd.trace``), then on the next batch of that shape
 runs the eager step *and* the replay and keeps the replay only if the loss
 and every gradient agree bit for bit and no module buffer moved. From then
 on that shape is replayed. Anything the check rejects stays eager.
+
+Checked programs are kept with the model (``_shelf``), so a later ``fit`` of
+the same model, loss and parameters replays from its first batch, the way a
+JIT keeps its compiled functions; any change to a module's settings, its
+parameters or the loss's options is a different configuration, traced anew.
 """
+import weakref
+
 import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..autograd.trace import NotTraceable, Program, Recorder
 
 _TRACE, _CHECK, _REPLAY, _EAGER = range(4)
+_SHELVES = weakref.WeakKeyDictionary()   # model -> {configuration: (references, {batch key: Program})}
+_MAX_CONFIGURATIONS = 8                  # per model; more means settings keep changing: start over
 
 
 def model_is_traceable(model, loss_fn):
@@ -46,7 +55,8 @@ class CompiledStep:
         self.model = model
         self.loss_fn = loss_fn
         self.params = list(model.parameters()) if params is None else list(params)
-        self.stage = {}       # batch signature -> (_TRACE | _CHECK | _REPLAY | _EAGER, program)
+        # batch signature -> (_TRACE | _CHECK | _REPLAY | _EAGER, program); starts with the shelf's
+        self.stage = {key: (_REPLAY, program) for key, program in self._shelf().items()}
         self.replays = 0      # steps served by a replay (for tests and curiosity)
 
     def __call__(self, xb, yb):
@@ -92,4 +102,65 @@ class CompiledStep:
             after = [b.data for _, b in self.model.named_buffers()]
             same = same and len(after) == len(buffers) and all(np.array_equal(a, b) for a, b in zip(after, buffers))
         self.stage[key] = (_REPLAY, program) if same else (_EAGER, None)
+        if same:
+            self._shelf()[key] = program
         return loss.data
+
+    def _shelf(self):
+        """The checked programs of this model under its current configuration (shared by every step)."""
+        try:
+            shelves = _SHELVES.setdefault(self.model, {})
+        except TypeError:                     # cannot be weakly referenced: nothing is shared
+            return {}
+        named = []
+        config = configuration(self.model, self.loss_fn, self.params, named)
+        entry = shelves.get(config)
+        if entry is not None and not all(alive() is not None for alive in entry[0]):
+            entry = None                      # an object it names by id is gone: the id may be reused
+        if entry is None:
+            if len(shelves) >= _MAX_CONFIGURATIONS:
+                shelves.clear()
+            entry = shelves[config] = ([_reference(obj) for obj in named], {})
+        return entry[1]
+
+
+def _reference(obj):
+    """A weak reference where the type allows one (the shelf must not keep the model alive), else a strong one."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+def configuration(model, loss_fn, params, named):
+    """A hashable summary of everything a trace may have baked in besides array values.
+
+    Per module: its type and its settings (plain values by value, anything else
+    by identity, appended to ``named``); per parameter: identity, dtype, shape
+    and whether it wants a gradient; the same for a loss module, or the loss
+    function's identity.
+    """
+    modules = list(model.modules()) if hasattr(model, "modules") else [model]
+    if hasattr(loss_fn, "modules"):
+        modules += list(loss_fn.modules())
+    else:
+        named.append(loss_fn)
+    parts = [("loss", id(loss_fn) if not hasattr(loss_fn, "modules") else None)]
+    for m in modules:
+        settings = tuple(sorted((k, _setting(v, named)) for k, v in vars(m).items()
+                                if k not in ("_parameters", "_modules", "_buffers", "_buffer_names")))
+        parts.append((type(m), settings))
+    parts += [(id(p), p.data.dtype.str, p.data.shape, p.requires_grad) for p in params]
+    named += params
+    return tuple(parts)
+
+
+def _setting(value, named, depth=0):
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return value
+    if depth < 4 and isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_setting(v, named, depth + 1) for v in value)
+    if depth < 4 and isinstance(value, dict):
+        return ("dict",) + tuple((k, _setting(v, named, depth + 1)) for k, v in value.items())
+    named.append(value)
+    return ("id", id(value))

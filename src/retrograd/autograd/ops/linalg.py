@@ -70,5 +70,5 @@ def linear_vjp(m, needs, g, out, x, w, b):
         return ((np.matmul(g, w.T) if needs[0] else None),
                 (np.matmul(x.T, g) if needs[1] else None),
                 (g.sum(axis=0) if needs[2] else None))   # .sum: CuPy too
-    gx, gw = matmul_vjp(m, needs, g, out, x, w)
+    gx, gw = matmul_vjp(m, needs, g, None, x, w)     # the product's output is not needed
     return gx, gw, (g if needs[2] else None)

@@ -18,6 +18,9 @@ derivatives of any order come for free. ``needs[i]`` tells whether input i
 wants a gradient, so an expensive branch can be skipped. Broadcasting is
 undone by the engine, not by the rules.
 """
+import dis
+import inspect
+
 from .. import tensor as _tensor
 
 OPS = {}
@@ -25,16 +28,18 @@ OPS = {}
 
 class Op:
     """One primitive: name, array forward, and VJP rule (None for non-differentiable ops)."""
-    __slots__ = ("name", "forward", "vjp", "saves")
+    __slots__ = ("name", "forward", "vjp", "saves", "vjp_reads")
 
     def __init__(self, name, forward, saves=False):
         self.name = name
         self.forward = forward
         self.vjp = None
         self.saves = saves
+        self.vjp_reads = None
 
     def defvjp(self, rule):
         self.vjp = rule
+        self.vjp_reads = _reads_of(rule)
         return rule
 
     def __call__(self, *args, **kw):
@@ -42,6 +47,25 @@ class Op:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def _reads_of(rule):
+    """Which of ``out`` and the inputs a VJP rule looks at: (out, input 0, input 1, ...), None = all.
+
+    Read from the rule's bytecode (a load of the argument's name, directly or
+    from a nested function). The replay (``retrograd.autograd.trace``) passes
+    None for the others, so a forward value that no rule reads is freed as
+    soon as the forward is done with it.
+    """
+    code = rule.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) or code.co_argcount < 4:
+        return None
+    names = code.co_varnames[3:code.co_argcount]          # after (m, needs, g)
+    loaded = {ins.argval for ins in dis.get_instructions(rule) if ins.opname.startswith("LOAD_")}
+    for const in code.co_consts:                           # nested functions reach them through closures
+        if inspect.iscode(const):
+            loaded |= set(const.co_freevars)
+    return tuple(name in loaded for name in names)
 
 
 def primitive(forward=None, *, saves=False):

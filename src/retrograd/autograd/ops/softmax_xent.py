@@ -13,16 +13,28 @@ import numpy as np
 from .registry import ARRAY_MATH, primitive
 
 REDUCTIONS = ("none", "mean", "sum")
+_ROWS = {}      # n -> read-only arange(n): the row index of every pick, made once per batch size
+
+
+def _rows(n):
+    rows = _ROWS.get(n)
+    if rows is None:
+        if len(_ROWS) > 64:
+            _ROWS.clear()
+        rows = _ROWS[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
 
 
 def _check(z, target, reduction):
-    if z.ndim != 2 or target.shape != (z.shape[0],):
+    if z.ndim != 2 or target.shape != z.shape[:1]:
         raise ValueError(f"softmax_cross_entropy: logits must be (N, C) and targets (N,), got "
                          f"{z.shape} and {target.shape}")
-    if target.dtype.kind not in "iu":
+    kind = target.dtype.kind
+    if kind not in "iu":
         raise TypeError(f"softmax_cross_entropy: targets must be integer class indices, got "
                         f"{target.dtype}")
-    if target.size and np.minimum.reduce(target) < 0:       # NumPy would wrap negative indices
+    if kind == "i" and target.size and np.minimum.reduce(target) < 0:   # NumPy would wrap them
         raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, {z.shape[1]}), got "
                          f"{int(np.minimum.reduce(target))}")
     if reduction not in REDUCTIONS:
@@ -32,18 +44,19 @@ def _check(z, target, reduction):
 @primitive(saves=True)
 def softmax_cross_entropy(z, target, reduction="none"):
     _check(z, target, reduction)
+    n = len(z)
     shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
-    picked = shifted[np.arange(z.shape[0]), target]
+    picked = shifted[_rows(n), target]
     p = np.exp(shifted, out=shifted)
     total = np.add.reduce(p, axis=1, keepdims=True)
     p /= total                                                # the softmax, for the VJP
-    loss = np.log(total.reshape(-1))
-    loss -= picked
-    if reduction == "mean":
-        loss = np.true_divide(np.add.reduce(loss), max(1, len(loss)))
-    elif reduction == "sum":
-        loss = np.add.reduce(loss)
-    return loss, p
+    if reduction == "none":
+        loss = np.log(total.reshape(n))
+        loss -= picked
+        return loss, p
+    # sum of (log total - picked) as two sums: both terms are >= 0, so nothing cancels
+    loss = np.add.reduce(np.log(total), axis=None) - np.add.reduce(picked)
+    return (loss / max(1, n) if reduction == "mean" else loss), p
 
 
 def _row_weights(m, g, n, reduction):
@@ -63,11 +76,11 @@ def softmax_cross_entropy_vjp(m, needs, g, out, z, target, reduction="none", sav
             saved /= saved.sum(axis=1, keepdims=True)
         if reduction == "none":
             dz = saved * g[:, None]                           # never in place: the graph may be retained
-            dz[np.arange(n), target] -= g
+            dz[_rows(n), target] -= g
         else:                                                 # every row has the same weight
             w = g * (1.0 / max(1, n)) if reduction == "mean" else g
             dz = saved * w
-            dz[np.arange(n), target] -= w
+            dz[_rows(n), target] -= w
         return dz, None
     g = _row_weights(m, g, n, reduction)
     onehot = np.zeros((n, c), dtype=z.dtype)
