@@ -29,7 +29,7 @@ PEERS = Path(os.environ.get("BENCH_PEERS")
              or Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "peers")
 sys.path.insert(0, str(PEERS))
 import common as C  # noqa: E402 - the shared data, init and shuffle rules
-from interleave import emit, run_in_turn  # noqa: E402
+from interleave import interleave  # noqa: E402 - repeats in turn, shared by W2, W4, W5
 
 import retrograd as rg  # noqa: E402
 
@@ -72,7 +72,10 @@ def ours(label="retrograd"):
             pred = model(rg.tensor(Xte)).data.argmax(1)
         return t, {"test_acc": round(float(np.mean(pred == yte)), 4),
                    "final_loss": round(history["loss"][-1], 6)}
-    return once, {"warmup_s": round(warm, 3)}
+    def report(times, info):
+        return C.emit(label, "W2", times, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6),
+                      warmup_s=round(warm, 3), **info)
+    return once, report
 
 
 def torch_eager():
@@ -108,7 +111,10 @@ def torch_eager():
         with torch.no_grad():
             acc = (model(torch.from_numpy(Xte)).argmax(1).numpy() == yte).mean()
         return t, {"test_acc": round(float(acc), 4)}
-    return once, {"warmup_s": round(warm, 3), "threads": torch.get_num_threads()}
+    def report(times, info):
+        return C.emit("torch", "W2", times, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6),
+                      warmup_s=round(warm, 3), threads=torch.get_num_threads(), **info)
+    return once, report
 
 
 def sklearn_mlp():
@@ -129,7 +135,10 @@ def sklearn_mlp():
             clf.fit(Xtr, ytr)
             t = time.perf_counter() - t0
         return t, {"test_acc": round(float(clf.score(Xte, yte)), 4)}
-    return once, {}
+
+    def report(times, info):
+        return C.emit("sklearn", "W2", times, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6), **info)
+    return once, report
 
 
 def main():
@@ -146,11 +155,7 @@ def main():
         setups["torch"] = torch_eager()
     if "sklearn" in a.peers:
         setups["sklearn"] = sklearn_mlp()
-    runs = run_in_turn({label: once for label, (once, _) in setups.items()}, C.REPEATS)
-    results = {}
-    for label, (times, info, foreign) in runs.items():
-        results[label] = emit(label, "W2", times, foreign, s_per_epoch=round(C.median(times) / C.W2_EPOCHS, 6),
-                              **setups[label][1], **info)
+    results = dict(zip(setups, interleave(list(setups.values()), C.REPEATS)))
     for label in a.variants:
         mine = results[label]["s_per_epoch"]
         ratios = {f"speedup_vs_{k}": round(v["s_per_epoch"] / mine, 2) for k, v in results.items()

@@ -26,27 +26,8 @@ import common as C  # noqa: E402 - the shared data, init and shuffle rules
 
 import retrograd as rg  # noqa: E402
 
-
-def interleave(runners, repeats):
-    """Run the frameworks' timed repeats alternately (ours, torch, ours, torch, ...) and emit each.
-
-    The machine is shared: a load change during one framework's block of
-    repeats would otherwise bias the ratio; alternating spreads it over both.
-    ``runners`` are (once, report) pairs; ``foreign_cores`` stays per framework.
-    """
-    times = [[] for _ in runners]
-    foreign = [[] for _ in runners]
-    infos = [None] * len(runners)
-    for _ in range(repeats):
-        for k, (once, _) in enumerate(runners):
-            t, infos[k] = C.run_repeats(once, repeats=1)
-            times[k] += t
-            foreign[k].append(C.FOREIGN.pop())
-    records = []
-    for k, (_, report) in enumerate(runners):
-        C.FOREIGN[:] = foreign[k]
-        records.append(report(times[k], infos[k]))
-    return records
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from interleave import interleave  # noqa: E402 - repeats in turn, shared by W2, W4, W5
 
 
 def make_adam(params, lr):

@@ -32,7 +32,8 @@ import common as C  # noqa: E402 - the shared data, init and shuffle rules
 import retrograd as rg  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_w4_lstm import interleave, make_adam  # noqa: E402 - shared with W4
+from bench_w4_lstm import make_adam  # noqa: E402 - shared with W4
+from interleave import interleave  # noqa: E402 - repeats in turn, shared by W2, W4, W5
 
 
 def build():

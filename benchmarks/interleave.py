@@ -1,35 +1,32 @@
-"""Run the repeats of several set-ups in turn (A, B, C, A, B, C, ...) instead of in blocks.
+"""Run the timed repeats of several set-ups in turn (A, B, C, A, B, C, ...) instead of in blocks.
 
 The shared machine's speed drifts over seconds. Run in blocks, one framework
-can land in a slow stretch and the other in a fast one; run in turn, every
+can land in a slow stretch and another in a fast one; run in turn, every
 set-up sees the same drift, so the ratios of one run stay fair even when the
-absolute times wander.
+absolute times wander. Used by the W2, W4 and W5 benchmarks.
 """
 from peers_path import common
 
 C = common()
 
 
-def run_in_turn(onces, repeats):
-    """``onces``: {label: once() -> (seconds, info)}. Returns {label: (times, last info, foreign cores)}.
+def interleave(runners, repeats):
+    """Run the runners' repeats alternately and emit each runner's record; returns the records.
 
-    ``foreign cores`` is, per repeat, how many cores other processes kept busy
-    meanwhile (as ``common.run_repeats`` measures it).
+    ``runners`` are ``(once, report)`` pairs: ``once()`` -> (seconds, info) runs
+    one timed repeat, ``report(times, info)`` emits the record (``common.emit``).
+    ``foreign_cores`` (how many cores other processes kept busy) stays per runner.
     """
-    results = {label: ([], None, []) for label in onces}
+    times = [[] for _ in runners]
+    foreign = [[] for _ in runners]
+    infos = [None] * len(runners)
     for _ in range(repeats):
-        for label, once in onces.items():
-            times, _, foreign = results[label]
-            b0, o0, w0 = C._cpu_snapshot()
-            t, info = once()
-            b1, o1, w1 = C._cpu_snapshot()
-            foreign.append(round(max(0.0, ((b1 - b0) - (o1 - o0)) / max(1e-9, w1 - w0)), 2))
-            times.append(t)
-            results[label] = (times, info, foreign)
-    return results
-
-
-def emit(label, workload, times, foreign, **fields):
-    """``common.emit`` with this set-up's own foreign-core figures."""
-    C.FOREIGN[:] = foreign
-    return C.emit(label, workload, times, **fields)
+        for k, (once, _) in enumerate(runners):
+            t, infos[k] = C.run_repeats(once, repeats=1)
+            times[k] += t
+            foreign[k].append(C.FOREIGN.pop())
+    records = []
+    for k, (_, report) in enumerate(runners):
+        C.FOREIGN[:] = foreign[k]
+        records.append(report(times[k], infos[k]))
+    return records
