@@ -253,28 +253,23 @@ def test_replay_frees_values_early_and_reports_errors_on_its_own_lines():
     assert lines and "F" in lines[0]           # the traceback shows the generated line that failed
 
 
-def _fit_twice(model, X, y, between=None, loss="cross_entropy"):
-    """Two fits of one model (optionally changed in between); returns the second trainer and the weights."""
-    results = []
+def _fit_twice(model, X, y, between=None, compile="auto"):
+    """Two fits of one model (changed in between by ``between``); returns the second trainer and the weights."""
     for round_ in range(2):
         if round_ and between is not None:
             between(model)
         opt = rg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        trainer = Trainer(model, loss, opt, batch_size=8, seed=3, quiet=True)
+        trainer = Trainer(model, "cross_entropy", opt, batch_size=8, seed=3, quiet=True, compile=compile)
         trainer.fit((X, y), epochs=2)
-        results.append(trainer)
-    return results[1], weights(model)
+    return trainer, weights(model)
 
 
 def test_a_second_fit_replays_the_checked_programs_from_its_first_batch():
     X, y = blobs(n=50)                                       # batches of 8 and a last one of 2
     trainer, w_compiled = _fit_twice(make_mlp([4, 6, 3]), X, y)
     assert trainer.compiled.replays == 2 * 7                 # nothing traced or checked again
-    eager = make_mlp([4, 6, 3])
-    for _ in range(2):
-        opt = rg.optim.SGD(eager.parameters(), lr=0.1, momentum=0.9)
-        Trainer(eager, "cross_entropy", opt, batch_size=8, seed=3, quiet=True, compile=False).fit((X, y), epochs=2)
-    for a, b in zip(w_compiled, weights(eager)):
+    _, w_eager = _fit_twice(make_mlp([4, 6, 3]), X, y, compile=False)
+    for a, b in zip(w_compiled, w_eager):
         np.testing.assert_array_equal(a, b)
 
 
@@ -290,13 +285,8 @@ def test_changed_settings_or_parameters_are_traced_anew():
     for change in (steeper, new_bias):
         trainer, w_compiled = _fit_twice(make_mlp([4, 6, 3], act="leaky_relu"), X, y, between=change)
         assert trainer.compiled.replays == 2 * 6 - 2         # the first two batches: trace, check
-        eager = make_mlp([4, 6, 3], act="leaky_relu")
-        for round_ in range(2):
-            if round_:
-                change(eager)
-            opt = rg.optim.SGD(eager.parameters(), lr=0.1, momentum=0.9)
-            Trainer(eager, "cross_entropy", opt, batch_size=8, seed=3, quiet=True, compile=False).fit((X, y), epochs=2)
-        for a, b in zip(w_compiled, weights(eager)):
+        _, w_eager = _fit_twice(make_mlp([4, 6, 3], act="leaky_relu"), X, y, between=change, compile=False)
+        for a, b in zip(w_compiled, w_eager):
             np.testing.assert_array_equal(a, b)
 
 
