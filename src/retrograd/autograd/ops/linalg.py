@@ -52,11 +52,9 @@ def linear(x, w, b):
 
     Fused for speed (a training step of a small MLP is a handful of ops, so
     each one saved is felt); the bias is added into the fresh product in place
-    when that changes no dtype. Matrices go through ``np.dot``: the same BLAS
-    call as ``np.matmul`` without the generalised-ufunc set-up (a few tenths of
-    a microsecond, each of a small MLP's five products a step).
+    when that changes no dtype.
     """
-    out = np.dot(x, w) if x.ndim == 2 and w.ndim == 2 else np.matmul(x, w)
+    out = np.matmul(x, w)
     if b is None:
         return out
     if getattr(b, "dtype", None) == out.dtype and out.ndim >= b.ndim:
@@ -69,8 +67,8 @@ def linear(x, w, b):
 def linear_vjp(m, needs, g, out, x, w, b):
     if m is ARRAY_MATH and x.ndim == 2 and w.ndim == 2 and getattr(b, "ndim", 0) == 1:
         # the dense layer's case, written out: each rule call is felt in a small MLP's step
-        return ((np.dot(g, w.T) if needs[0] else None),
-                (np.dot(x.T, g) if needs[1] else None),
+        return ((np.matmul(g, w.T) if needs[0] else None),
+                (np.matmul(x.T, g) if needs[1] else None),
                 (g.sum(axis=0) if needs[2] else None))   # .sum: CuPy too
     gx, gw = matmul_vjp(m, needs, g, None, x, w)     # the product's output is not needed
     return gx, gw, (g if needs[2] else None)
