@@ -63,12 +63,17 @@ def linear(x, w, b):
     return out + b
 
 
+def _column_sums(g):
+    """``g.sum(axis=0)``; for NumPy straight through the ufunc (``ndarray.sum`` adds a Python-level frame)."""
+    return np.add.reduce(g, axis=0) if type(g) is np.ndarray else g.sum(axis=0)
+
+
 @linear.defvjp
 def linear_vjp(m, needs, g, out, x, w, b):
     if m is ARRAY_MATH and x.ndim == 2 and w.ndim == 2 and getattr(b, "ndim", 0) == 1:
         # the dense layer's case, written out: each rule call is felt in a small MLP's step
         return ((np.matmul(g, w.T) if needs[0] else None),
                 (np.matmul(x.T, g) if needs[1] else None),
-                (g.sum(axis=0) if needs[2] else None))   # .sum: CuPy too
+                (_column_sums(g) if needs[2] else None))
     gx, gw = matmul_vjp(m, needs, g, None, x, w)     # the product's output is not needed
     return gx, gw, (g if needs[2] else None)
