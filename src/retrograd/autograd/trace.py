@@ -207,6 +207,11 @@ def _generate(program):
     ns["ONE"] = np.ones_like(program.loss_example)      # the seed cotangent, in the loss's shape and dtype
     grad_slots = {add[0] for *_, adds in program.backward for add in adds if add is not None}
     grad_slots -= {loss}
+    contributions = {}                          # value -> how many rules add a share into its gradient
+    for *_, adds in program.backward:
+        for add in adds:
+            if add is not None:
+                contributions[add[0]] = contributions.get(add[0], 0) + 1
     first = [f"{' = '.join(f'g{s}' for s in sorted(grad_slots))} = None"] if grad_slots else []
     steps.append((first + [f"g{loss} = ONE.copy()"], (loss,)))
     for j, (op, arg_slots, kw, out_slot, needs, adds) in enumerate(program.backward):
@@ -215,21 +220,28 @@ def _generate(program):
         reads = op.vjp_reads or (True,) * (1 + len(arg_slots))     # (out, *inputs) the rule looks at
         passed = [(s if r else None) for s, r in zip((out_slot,) + tuple(arg_slots), reads)]
         passed += list(arg_slots[len(passed) - 1:])
-        body = [f"if g{out_slot} is not None:",
-                f"    sh = B{j}(AM, N{j}, g{out_slot}, "
+        rule = [f"sh = B{j}(AM, N{j}, g{out_slot}, "
                 f"{', '.join('None' if s is None else ref(s) for s in passed)}{extra})"]
         for k, add in enumerate(adds):
             if add is None:
                 continue
             s, shape = add
-            body += [f"    t = sh[{k}]",
-                     "    if t is not None:",
-                     f"        if t.shape != {shape!r}:",
-                     f"            t = sum_to(t, shape={shape!r})",
-                     f"        g{s} = t if g{s} is None else g{s} + t"]
-        body += ["    sh = t = None"] if any(a is not None for a in adds) else ["    sh = None"]
-        if out_slot != loss:
-            body.append(f"g{out_slot} = None")
+            if contributions[s] == 1:          # the only share this value gets: nothing to add it to
+                rule += [f"g{s} = sh[{k}]",
+                         f"if g{s} is not None and g{s}.shape != {shape!r}:",
+                         f"    g{s} = sum_to(g{s}, shape={shape!r})"]
+                continue
+            rule += [f"t = sh[{k}]",
+                     "if t is not None:",
+                     f"    if t.shape != {shape!r}:",
+                     f"        t = sum_to(t, shape={shape!r})",
+                     f"    g{s} = t if g{s} is None else g{s} + t",
+                     "t = None"]
+        rule.append("sh = None")
+        if out_slot == loss:                   # the loss's own cotangent is always there
+            body = rule
+        else:                                  # any other may be missing (every rule gave None)
+            body = [f"if g{out_slot} is not None:"] + ["    " + line for line in rule] + [f"g{out_slot} = None"]
         if op.saves:
             body.append(f"s{out_slot} = None")
         steps.append((body, tuple(s for s in passed if s is not None)))
