@@ -152,3 +152,24 @@ def test_step_returns_the_closure_loss_as_float():
     loss = opt.step(mse_closure(opt, params, X, Y))
     assert isinstance(loss, float) and loss > 0
     assert opt.step() is None
+
+
+def test_adam_keeps_float32_parameters_in_float32_arithmetic():
+    """The bias correction is a Python float: a NumPy float64 scalar there once lifted every
+    update to float64 (slower, and not what torch.optim.Adam computes in float32)."""
+    import math
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(1000).astype(np.float32)
+    grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(5)]
+    p = rg.nn.Parameter(w0.copy())
+    opt = rg.optim.Adam([p], lr=0.01)                       # one parameter: never packed
+    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t, g in enumerate(grads, start=1):
+        p.grad = rg.tensor(g)
+        opt.step()
+        m = np.float32(0.9) * m + np.float32(0.1) * g
+        v = np.float32(0.999) * v + np.float32(1 - 0.999) * g * g
+        denom = np.sqrt(v) / np.float32(math.sqrt(1 - 0.999 ** t)) + np.float32(1e-8)
+        w = w - np.float32(0.01 / (1 - 0.9 ** t)) * m / denom
+    assert p.data.dtype == np.float32
+    np.testing.assert_array_equal(p.data, w)

@@ -1,4 +1,6 @@
 """First-order gradient methods: SGD (momentum, Nesterov), AdaGrad, RMSprop, Adam/AdamW/AMSGrad, NAdam."""
+import math
+
 import numpy as np
 
 from .optimizer import Optimizer
@@ -129,7 +131,8 @@ class Adam(Optimizer):
             vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
             np.maximum(vmax, v, out=vmax)
             v = vmax
-        denom = np.sqrt(v) / np.sqrt(1.0 - b2 ** t) + group["eps"]
+        # math.sqrt, not np.sqrt: a NumPy float64 scalar would lift the whole update to float64
+        denom = np.sqrt(v) / math.sqrt(1.0 - b2 ** t) + group["eps"]
         p -= (group["lr"] / (1.0 - b1 ** t)) * m / denom
 
 
