@@ -84,7 +84,11 @@ def _static(value, rows, op, slot_of):
 
 
 class Program:
-    """The recorded step: ``run(*input_arrays)`` -> (loss array, gradient arrays per parameter)."""
+    """The recorded step: ``run(*input_arrays)`` -> (loss array, gradient arrays per parameter).
+
+    ``run`` replays the forward and backward on new inputs of the traced
+    shapes; ``source`` is its generated Python.
+    """
 
     def __init__(self, nodes, inputs, params, loss):
         if not isinstance(loss, Tensor) or loss.data.size != 1:
@@ -145,7 +149,8 @@ class Program:
         self.loss_example = loss.data
         self.forward = forward
         self.backward = self._backward_plan(forward, shapes)
-        self.source, self._replay = _generate(self)
+        # ``run(*input_arrays)`` -> (loss, grads) is the generated function itself: no wrapper call
+        self.source, self.run = _generate(self)
 
     def _backward_plan(self, forward, shapes):
         """The differentiable nodes that lead to the loss, newest first, with what each VJP needs."""
@@ -164,9 +169,6 @@ class Program:
             plan.append((op, arg_slots, kw, out_slot, list(needs), adds))
         return plan
 
-    def run(self, *input_arrays):
-        """Forward and backward on new inputs of the traced shapes; returns (loss, grads)."""
-        return self._replay(*input_arrays)
 
 
 def _generate(program):
