@@ -17,6 +17,7 @@ they know is one (``retrograd.training`` checks the module types and
 compares a replay with the eager step before trusting it).
 """
 import linecache
+import weakref
 
 import numpy as np
 
@@ -196,7 +197,7 @@ def _generate(program):
 
     # statements as (text, slots read); the del lines are placed afterwards from the last reads
     steps = [([f"v{s} = P{i}.data"], ()) for i, s in enumerate(program.param_slots)]
-    saved_used = {out for _, _, _, out, _, _ in program.backward if _saves(program, out)}
+    saved_used = {out for op, _, _, out, _, _ in program.backward if op.saves}   # work a VJP will take
     for i, (op, arg_slots, kw, out_slot, _) in enumerate(program.forward):
         call = f"F{i}({', '.join(ref(s) for s in arg_slots)}{', **K%d' % i if kw else ''})"
         ns[f"F{i}"], ns[f"K{i}"] = op.forward, kw
@@ -262,13 +263,8 @@ def _generate(program):
             lines.append(f"    del {', '.join(f'v{s}' for s in dead)}")
     source = "\n".join(lines) + "\n"
     filename = f"<retrograd replay {id(program):x}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)   # for tracebacks
+    weakref.finalize(program, linecache.cache.pop, filename, None)                      # ... while it lives
     exec(compile(source, filename, "exec"), ns)
     return source, ns["replay"]
 
-
-def _saves(program, out_slot):
-    for op, _, _, out, _ in program.forward:
-        if out == out_slot:
-            return op.saves
-    return False
