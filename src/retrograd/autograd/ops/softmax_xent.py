@@ -54,8 +54,11 @@ def softmax_cross_entropy(z, target, reduction="none"):
     if reduction == "none":
         loss -= picked
         return loss, p
-    # sum of (log total - picked) as two sums: both terms are >= 0, so nothing cancels; the
-    # scalars are Python floats (NumPy scalar arithmetic costs a microsecond an operation)
+    # sum of (log total - picked) as two sums: both terms are >= 0, so nothing cancels
+    if type(z) is not np.ndarray:                             # CuPy: the loss stays on the device
+        loss = np.add.reduce(loss) - np.add.reduce(picked)
+        return (loss / max(1, n) if reduction == "mean" else loss), p
+    # NumPy: the scalars as Python floats (NumPy scalar arithmetic costs a microsecond an operation)
     loss = float(np.add.reduce(loss)) - float(np.add.reduce(picked))
     return z.dtype.type(loss / max(1, n) if reduction == "mean" else loss), p
 
@@ -79,7 +82,8 @@ def softmax_cross_entropy_vjp(m, needs, g, out, z, target, reduction="none", sav
             dz = saved * g[:, None]                           # never in place: the graph may be retained
             dz[_rows(n), target] -= g
         else:                                                 # every row has the same weight
-            w = float(g) / max(1, n) if reduction == "mean" else float(g)
+            w = g if type(g) is not np.ndarray else float(g)   # NumPy: a Python float scales faster
+            w = w / max(1, n) if reduction == "mean" else w
             dz = saved * w
             dz[_rows(n), target] -= w
         return dz, None
