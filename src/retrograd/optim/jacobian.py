@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd.engine import add_shares, compute_grads, topological_order
 from ..autograd.ops.registry import ARRAY_MATH
+from ..autograd.ops.workspace import helper_thread
 from ..autograd.tensor import Tensor
 
 
@@ -162,7 +163,7 @@ def _param_share(t, j, g, args, N, out, accumulate):
         out[...] = share
 
 
-_POOL = []
+_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
 _THREADED_ABOVE = 1 << 20          # elements; below this a thread hand-off costs more than it saves
 
 
@@ -175,12 +176,8 @@ def _outer_rows(x, g, out):
     if out.size < _THREADED_ABOVE:
         np.multiply(x[:, :, None], g[:, None, :], out=out)
         return
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-        workers = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
-        _POOL.append((ThreadPoolExecutor(workers), workers))
-    pool, workers = _POOL[0]
-    step = -(-len(x) // workers)
+    pool = helper_thread("jacobian", _WORKERS)     # shared, fork-safe (autograd/ops/workspace.py)
+    step = -(-len(x) // _WORKERS)
 
     def rows(a):
         np.multiply(x[a:a + step, :, None], g[a:a + step, None, :], out=out[a:a + step])

@@ -11,7 +11,7 @@ on the shared machine), so the kernels take their arrays from here:
   CPython's reference count (a view counts through its base, and so does
   anything else that uses the memory: a Tensor, a memoryview, torch.from_numpy).
 
-``helper_thread(name)`` is a one-thread executor per name, for work a kernel
+``helper_thread(name)`` is an executor per name (one thread unless asked), for work a kernel
 runs beside its own loop: NumPy releases the GIL in matrix products and
 ufuncs, and an idle helper sleeps, where BLAS's own idle threads spin (which
 stalled every product when another job held the second core).
@@ -71,10 +71,11 @@ def recycled_like(tag, a):
 _HELPERS = {}
 
 
-def helper_thread(name):
-    """The one-thread executor called ``name`` (created on first use, and anew in a forked child)."""
+def helper_thread(name, workers=1):
+    """The executor called ``name`` with ``workers`` threads (created on first use, anew in a forked child)."""
     helper = _HELPERS.get(name)
-    if helper is None or helper[0] != os.getpid():       # a forked child has no such thread
+    if helper is None or helper[0] != os.getpid():       # a forked child has no such threads
         from concurrent.futures import ThreadPoolExecutor
-        helper = _HELPERS[name] = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix=f"retrograd-{name}"))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix=f"retrograd-{name}")
+        helper = _HELPERS[name] = (os.getpid(), pool)
     return helper[1]
