@@ -79,9 +79,16 @@ CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind,layers,bi,bf,kw", CONFIGS)
-def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, torch):
+def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, compiled, torch, monkeypatch):
+    """The LSTM twice: with its compiled loops (where built) and with the NumPy ones."""
+    from retrograd.autograd.ops import native
+    if not compiled:
+        monkeypatch.setattr(native, "_LIB", None)
+    elif kind != "LSTM" or not native.available():
+        pytest.skip("only the LSTM has compiled loops, and only where they were built")
     T, B, I, H = 50, 3, 4, 5
     m = getattr(nn, kind)(I, H, num_layers=layers, bidirectional=bi, batch_first=bf, dtype=dtype, **kw)
     t = getattr(torch.nn, kind)(I, H, num_layers=layers, bidirectional=bi, batch_first=bf, **kw)

@@ -25,6 +25,7 @@ expose them.
 import numpy as np
 
 from ... import backend
+from . import native
 from .registry import ARRAY_MATH, primitive
 from .workspace import helper_thread, recycled, scratch
 
@@ -57,11 +58,17 @@ class _Now:
     """Runs each job at once: the stand-in for the background thread on small sequences."""
 
     def submit(self, fn, *args):
-        fn(*args)
-        return self
+        return _Done(fn(*args))
+
+
+class _Done:
+    """A job already run: its result, the way a finished future hands it over."""
+
+    def __init__(self, value):
+        self.value = value
 
     def result(self):
-        return None
+        return self.value
 
 
 def _worker(work):
@@ -140,6 +147,8 @@ def _recorded_vjp(composite, cots, inputs, needs, **kw):
 
 
 def _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    if native.usable(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        return native.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
     # Feature-major layout: every per-step array is (features, batch), so the step's
     # GEMM W_hh @ h^T writes the four gates as four contiguous (H, B) blocks and every
     # elementwise op below runs on contiguous memory (row slices of a (B, 4H) block
@@ -251,6 +260,8 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
         cots = [m.transpose(m.getitem(g, index=k), axes=(0, 2, 1)) for k in range(2)]
         return _recorded_vjp(lstm_composite, cots, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), needs,
                              reverse=reverse)
+    if native.usable(x, h0, c0, w_ih, w_hh, b_ih, b_hh, saved, out):
+        return _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, saved)
     acts = saved
     T, B, n_in = x.shape
     H = h0.shape[-1]
@@ -320,6 +331,43 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
         dw_hh, dw_ih, db = (np.ascontiguousarray(dw[:, cols])
                             for cols in (slice(0, H), slice(H, H + n_in), H + n_in))
     return (dx, dh.T if needs[1] else None, dc.T if needs[2] else None,
+            dw_ih if needs[3] else None, dw_hh if needs[4] else None,
+            db if needs[5] else None, db if needs[6] else None)
+
+
+def _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, acts):
+    """The compiled BPTT loop for the gate gradients, then the weight and input gradients as GEMMs.
+
+    The GEMMs contract over (step, batch); the two halves of the steps run on two threads.
+    """
+    T, B, n_in = x.shape
+    H = h0.shape[-1]
+    dG, dh0, dc0 = native.lstm_gate_grads(acts, out, c0, g[0], g[1], w_hh, reverse)
+    flat = dG.reshape(4 * H, T * B)
+    want_w = any(needs[3:])
+    if want_w:                                                   # z = [h_prev, x, 1] per (step, batch)
+        z = scratch("lstm_z", (T, B, H + n_in + 1), x.dtype)
+        _previous_into(z[:, :, :H], out[0].transpose(0, 2, 1), h0, 0, T, reverse)
+        z[:, :, H:H + n_in] = x
+        z[:, :, H + n_in] = 1.0
+
+    def contract(lo, hi):
+        block = flat[:, lo * B:hi * B]
+        return (block @ z[lo:hi].reshape((hi - lo) * B, -1) if want_w else None,
+                block.T @ w_ih if needs[0] else None)
+
+    first, second = (0, T // 2), (T // 2, T)
+    job = _worker(4 * H * T * B * (n_in + H)).submit(contract, *first)
+    late = contract(*second)
+    early = job.result()
+    dx = dw_ih = dw_hh = db = None
+    if needs[0]:
+        dx = np.concatenate([early[1], late[1]]).reshape(x.shape)
+    if want_w:
+        dw = early[0] + late[0]
+        dw_hh, dw_ih, db = (np.ascontiguousarray(dw[:, cols])
+                            for cols in (slice(0, H), slice(H, H + n_in), H + n_in))
+    return (dx, dh0.T if needs[1] else None, dc0.T if needs[2] else None,
             dw_ih if needs[3] else None, dw_hh if needs[4] else None,
             db if needs[5] else None, db if needs[6] else None)
 

@@ -1,0 +1,118 @@
+"""The compiled LSTM loops (lstm_kernel.c) through ctypes, on two threads; ``None`` where the build has none.
+
+The extension is optional: a machine without a C compiler installs retrograd
+without it, and recurrent.py then runs its NumPy loops. ctypes releases the GIL
+for each call, so the two halves of a batch (columns that never interact
+within a sequence) run on two cores at once: one on the calling thread, one on
+the shared helper thread. Set ``RETROGRAD_NATIVE=0`` to turn the kernels off.
+"""
+import ctypes
+import os
+
+import numpy as np
+
+from .workspace import helper_thread, recycled, scratch
+
+_LANES = {np.dtype(np.float32): 8, np.dtype(np.float64): 4}    # values per vector in the kernel
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+def _load():
+    if os.environ.get("RETROGRAD_NATIVE", "1") == "0":
+        return None
+    try:
+        from . import _lstm_kernel          # importing first resolves its Python symbols
+    except ImportError:
+        return None
+    lib = ctypes.CDLL(_lstm_kernel.__file__)
+    i, p = ctypes.c_int, ctypes.c_void_p
+    for suffix in _SUFFIX.values():
+        forward = getattr(lib, f"lstm_forward_{suffix}")
+        forward.argtypes = [i] * 7 + [p] * 8
+        forward.restype = i
+        backward = getattr(lib, f"lstm_backward_{suffix}")
+        backward.argtypes = [i] * 6 + [p] * 9
+        backward.restype = i
+    return lib
+
+
+_LIB = _load()
+
+
+def available():
+    """Whether the compiled kernels were built and are switched on."""
+    return _LIB is not None
+
+
+def usable(*arrays):
+    """Whether the kernels can take these arrays: NumPy, all float32 or all float64."""
+    if _LIB is None or not all(type(a) is np.ndarray for a in arrays):
+        return False
+    dtype = arrays[0].dtype
+    return dtype in _SUFFIX and all(a.dtype == dtype for a in arrays)
+
+
+def _halves(B, dtype):
+    """Batch columns per thread: two ranges split on a vector boundary, or one when B is small."""
+    lanes = _LANES[dtype]
+    if B < 2 * lanes:
+        return [(0, B)]
+    mid = -(-(B // 2) // lanes) * lanes
+    return [(0, mid), (mid, B)]
+
+
+def _run_split(fn, B, dtype, *args):
+    """fn(col0, col1, *args) for each half of the batch, the first on the helper thread."""
+    spans = _halves(B, dtype)
+    if len(spans) == 1:
+        codes = [fn(0, B, *args)]
+    else:
+        job = helper_thread("rnn").submit(fn, *spans[0], *args)
+        codes = [fn(*spans[1], *args), job.result()]
+    if any(codes):
+        raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
+
+
+def _ptr(a):
+    return a.ctypes.data
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    """The sequence's states (2, T, H, B) and saved activations (T, 5, H, B), as recurrent.py's loop gives."""
+    T, B, n_in = x.shape
+    H = h0.shape[-1]
+    dtype = x.dtype
+    xT = scratch("lstm_native_xT", (T, n_in, B), dtype)
+    xT[...] = x.transpose(0, 2, 1)
+    h0T, c0T = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
+    w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
+    bias = b_ih + b_hh
+    states = recycled("lstm_states", (2, T, H, B), dtype)
+    acts = recycled("lstm_acts", (T, 5, H, B), dtype)
+    kernel = getattr(_LIB, f"lstm_forward_{_SUFFIX[dtype]}")
+    _run_split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), _ptr(xT), _ptr(h0T), _ptr(c0T),
+                                     _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
+               B, dtype)
+    return states, acts
+
+
+def lstm_gate_grads(acts, states, c0, gh, gc, w_hh, reverse=False):
+    """BPTT: the gate gradients dG (4, H, T, B) and the initial state's gradients dh0, dc0 (H, B).
+
+    ``gh``, ``gc`` (T, H, B) are the cotangents of h and c, or None where zero.
+    """
+    T, _, H, B = acts.shape
+    dtype = acts.dtype
+    dG = scratch("lstm_dG", (4, H, T, B), dtype)
+    dh0, dc0 = np.empty((H, B), dtype), np.empty((H, B), dtype)
+    c0T = np.ascontiguousarray(c0.T)
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    gh = None if gh is None else np.ascontiguousarray(gh)
+    gc = None if gc is None else np.ascontiguousarray(gc)
+    cs = states[1]
+    kernel = getattr(_LIB, f"lstm_backward_{_SUFFIX[dtype]}")
+    _run_split(lambda lo, hi: kernel(T, B, H, lo, hi, int(reverse), _ptr(acts), _ptr(cs), _ptr(c0T),
+                                     None if gh is None else _ptr(gh), None if gc is None else _ptr(gc),
+                                     _ptr(w_hh_t), _ptr(dG), _ptr(dh0), _ptr(dc0)),
+               B, dtype)
+    return dG, dh0, dc0

@@ -1,0 +1,103 @@
+"""The compiled LSTM loops (native.py, lstm_kernel.c): same results as the NumPy loops and as torch, split batches, extremes."""
+import os
+
+import numpy as np
+import pytest
+
+import retrograd as rg
+from retrograd.autograd.ops import native
+from retrograd.autograd.ops import recurrent as kernels
+from retrograd.autograd.ops.registry import ARRAY_MATH
+
+needs_native = pytest.mark.skipif(not native.available(), reason="the compiled LSTM kernel was not built")
+ALL = (True,) * 7
+
+
+def _case(T, B, n_in, H, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, B, n_in)).astype(dtype)
+    w_ih = (rng.standard_normal((4 * H, n_in)) * 0.3).astype(dtype)
+    w_hh = (rng.standard_normal((4 * H, H)) * 0.3).astype(dtype)
+    b_ih, b_hh = (rng.standard_normal(4 * H) * 0.1).astype(dtype), (rng.standard_normal(4 * H) * 0.1).astype(dtype)
+    h0, c0 = rng.standard_normal((B, H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
+    g = rng.standard_normal((2, T, H, B)).astype(dtype)
+    return (x, h0, c0, w_ih, w_hh, b_ih, b_hh), g
+
+
+def _run(inputs, g, reverse):
+    """Forward states and saved activations, then every gradient, as fresh copies."""
+    states, acts = kernels._lstm_seq_forward(*inputs, reverse=reverse)
+    states, acts = states.copy(), acts.copy()
+    grads = kernels._lstm_seq_backward(ARRAY_MATH, ALL, g, states, *inputs, reverse=reverse, saved=acts)
+    return [states, acts] + [np.array(a) for a in grads]
+
+
+def test_the_ci_build_has_the_kernel():
+    """CI sets RETROGRAD_REQUIRE_NATIVE=1: there a missing kernel is a failed build, not a silent fallback."""
+    if os.environ.get("RETROGRAD_REQUIRE_NATIVE") != "1":
+        pytest.skip("RETROGRAD_REQUIRE_NATIVE is not set")
+    assert native.available()
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("T,B,n_in,H", [(5, 3, 4, 6), (4, 21, 5, 9), (7, 32, 32, 128), (3, 1, 2, 3), (6, 40, 3, 7)])
+def test_same_results_as_the_numpy_loops(monkeypatch, T, B, n_in, H, dtype, reverse):
+    """Batches above two vectors are split over two threads, with a ragged last vector (B = 21, 40)."""
+    inputs, g = _case(T, B, n_in, H, dtype)
+    compiled = _run(inputs, g, reverse)
+    monkeypatch.setattr(native, "_LIB", None)
+    assert not native.usable(*inputs)
+    reference = _run(inputs, g, reverse)
+    tol = 1e-12 if dtype == np.float64 else 3e-6
+    for name, a, b in zip(["states", "acts", "dx", "dh0", "dc0", "dW_ih", "dW_hh", "db_ih", "db_hh"],
+                          compiled, reference):
+        assert a.dtype == b.dtype == dtype, name
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max()), err_msg=name)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_split_batch_against_torch(dtype):
+    """50 steps, batch 37 (two threads and a ragged tail), bidirectional: outputs and all gradients."""
+    torch = pytest.importorskip("torch")
+    from tests.nn.conftest import assert_close
+    T, B, I, H = 50, 37, 6, 20
+    m = rg.nn.LSTM(I, H, bidirectional=True, dtype=dtype)
+    t = torch.nn.LSTM(I, H, bidirectional=True).to(torch.float64 if dtype == np.float64 else torch.float32)
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            getattr(t, n).copy_(torch.tensor(p.data))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    w = rng.standard_normal((T, B, 2 * H)).astype(dtype)
+    ours, theirs = rg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, (hn, cn) = m(ours)
+    tout, (thn, tcn) = t(theirs)
+    ((out * rg.tensor(w)).sum() + cn.sum()).backward()
+    ((tout * torch.tensor(w)).sum() + tcn.sum()).backward()
+    assert_close(out, tout, dtype, "output")
+    assert_close(cn, tcn, dtype, "c_n")
+    assert_close(ours.grad, theirs.grad, dtype, "grad x")
+    for n, p in m.named_parameters():
+        assert_close(p.grad, getattr(t, n).grad, dtype, f"grad {n}")
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_gates_stay_finite_and_nan_propagates(dtype):
+    inputs, g = _case(4, 19, 3, 5, dtype)
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = inputs
+    huge = (x * 1e4, h0, c0, w_ih * 1e4, w_hh * 1e4, b_ih, b_hh)   # pre-activations of order +-1e8
+    out = _run(huge, g, False)
+    for a in out:
+        assert np.isfinite(a).all()
+    h = out[0][0]
+    assert np.abs(h).max() <= 1.0
+    x_nan = x.copy()
+    x_nan[1, 4] = np.nan                                           # batch column 4 from step 1 on
+    states, _ = kernels._lstm_seq_forward(x_nan, *inputs[1:])
+    assert np.isnan(states[:, 1:, :, 4]).all()
+    assert np.isfinite(np.delete(states, 4, axis=3)).all()
+    assert np.isfinite(states[:, 0]).all()
