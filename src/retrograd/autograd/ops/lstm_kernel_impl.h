@@ -155,9 +155,11 @@ FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int
                                     REAL *dG, REAL *dh0, REAL *dc0) {
     const int ncol = col1 - col0, G = 4 * H;
     const long HB = (long)H * B, TB = (long)T * B, gate = (long)H * TB;
-    REAL *dh = calloc((size_t)2 * H * (ncol > 0 ? ncol : 1), sizeof(REAL));
+    /* dh, dc and this step's gate gradients again, contiguous: the product with W_hh^T
+     * reads them faster than the strided rows of dG */
+    REAL *dh = calloc((size_t)(2 * H + G) * (ncol > 0 ? ncol : 1), sizeof(REAL));
     if (!dh) return -1;
-    REAL *dc = dh + (long)H * ncol;
+    REAL *dc = dh + (long)H * ncol, *dg = dc + (long)H * ncol;
     for (int s = 0; s < T; s++) {
         const int t = reverse ? s : T - 1 - s;
         const int first = reverse ? t == T - 1 : t == 0;          /* the step that read h0, c0 */
@@ -175,14 +177,22 @@ FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int
                 VEC g = NAME(load_n)(a + 2 * HB + row + j, n), o = NAME(load_n)(a + 3 * HB + row + j, n);
                 VEC tc = NAME(load_n)(a + 4 * HB + row + j, n);
                 dcv += dhv * o * ((REAL)1 - tc * tc);                     /* through h = o tanh(c) */
-                NAME(store_n)(d + r * TB + j, dcv * g * i * ((REAL)1 - i), n);
-                NAME(store_n)(d + gate + r * TB + j, dcv * NAME(load_n)(c_prev + row + j, n) * f * ((REAL)1 - f), n);
-                NAME(store_n)(d + 2 * gate + r * TB + j, dcv * i * ((REAL)1 - g * g), n);
-                NAME(store_n)(d + 3 * gate + r * TB + j, dhv * tc * o * ((REAL)1 - o), n);
+                VEC di = dcv * g * i * ((REAL)1 - i);
+                VEC df = dcv * NAME(load_n)(c_prev + row + j, n) * f * ((REAL)1 - f);
+                VEC dgg = dcv * i * ((REAL)1 - g * g);
+                VEC dout = dhv * tc * o * ((REAL)1 - o);
+                NAME(store_n)(d + r * TB + j, di, n);
+                NAME(store_n)(d + gate + r * TB + j, df, n);
+                NAME(store_n)(d + 2 * gate + r * TB + j, dgg, n);
+                NAME(store_n)(d + 3 * gate + r * TB + j, dout, n);
+                NAME(store_n)(dg + mine + j, di, n);
+                NAME(store_n)(dg + (long)H * ncol + mine + j, df, n);
+                NAME(store_n)(dg + (long)2 * H * ncol + mine + j, dgg, n);
+                NAME(store_n)(dg + (long)3 * H * ncol + mine + j, dout, n);
                 NAME(store_n)(dc + mine + j, dcv * f, n);
             }
         }
-        NAME(gemm)(H, G, w_hh_t, G, d, TB, dh, ncol, ncol, 0);     /* dh_prev = W_hh^T dG_t */
+        NAME(gemm)(H, G, w_hh_t, G, dg, ncol, dh, ncol, ncol, 0);  /* dh_prev = W_hh^T dG_t */
     }
     for (int r = 0; r < H; r++) {
         memcpy(dh0 + (long)r * B + col0, dh + (long)r * ncol, sizeof(REAL) * ncol);
