@@ -173,3 +173,25 @@ def test_adam_keeps_float32_parameters_in_float32_arithmetic():
         w = w - np.float32(0.01 / (1 - 0.9 ** t)) * m / denom
     assert p.data.dtype == np.float32
     np.testing.assert_array_equal(p.data, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_work_array_path_equals_the_any_array_path(dtype, amsgrad):
+    """NumPy parameters take the in-place path with reused work arrays; it must give,
+    bit for bit, what the expression path (the one CuPy arrays take) gives."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((30, 7)).astype(dtype)
+    grads = [rng.standard_normal((30, 7)).astype(dtype) for _ in range(4)]
+    opt = rg.optim.Adam([rg.nn.Parameter(w0.copy())], lr=0.01, amsgrad=amsgrad)
+    group = opt.param_groups[0]
+    p_fast, p_any = w0.copy(), w0.copy()
+    s_fast = {"step": 0, "exp_avg": np.zeros_like(w0), "exp_avg_sq": np.zeros_like(w0)}
+    s_any = {"step": 0, "exp_avg": np.zeros_like(w0), "exp_avg_sq": np.zeros_like(w0)}
+    for g in grads:
+        opt.update(p_fast, g, s_fast, group)
+        s_any["step"] += 1
+        rg.optim.Adam._update_any(p_any, g, s_any["exp_avg"], s_any["exp_avg_sq"], s_any["step"], s_any, group)
+    assert p_fast.dtype == dtype
+    np.testing.assert_array_equal(p_fast, p_any)
+    assert not np.array_equal(p_fast, w0)

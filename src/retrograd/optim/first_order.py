@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..autograd.ops.workspace import scratch
 from .optimizer import Optimizer
 
 
@@ -123,6 +124,33 @@ class Adam(Optimizer):
         b1, b2 = group["betas"]
         t = state["step"] = state["step"] + 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if type(p) is not np.ndarray:
+            return self._update_any(p, g, m, v, t, state, group)
+        # the same arithmetic, in the same order, as _update_any, with reused work arrays:
+        # temporaries of a large weight would be fresh memory, page-faulted in every step
+        tmp, step = scratch("adam_tmp", p.shape, p.dtype), scratch("adam_step", p.shape, p.dtype)
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, 1.0 - b2, out=tmp)
+        tmp *= g
+        v += tmp
+        if group["amsgrad"]:
+            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1.0 - b2 ** t)
+        tmp += group["eps"]
+        np.multiply(m, group["lr"] / (1.0 - b1 ** t), out=step)
+        step /= tmp
+        p -= step
+
+    @staticmethod
+    def _update_any(p, g, m, v, t, state, group):
+        """The update on any array module (CuPy too)."""
+        b1, b2 = group["betas"]
         m *= b1
         m += (1.0 - b1) * g
         v *= b2

@@ -144,8 +144,9 @@ FAST_CLONES int NAME(lstm_forward)(int T, int B, int H, int n_in, int col0, int 
     return 0;
 }
 
-/* Backpropagation through time for batch columns [col0, col1): fills dG (4, H, T, B) with the
- * gate gradients of every step, and dh0, dc0 (H, B) with the gradients of the initial state.
+/* Backpropagation through time for batch columns [col0, col1): fills dG (4, H, T, col1 - col0),
+ * this call's own array, with the gate gradients of every step (laid out for the weight-gradient
+ * GEMM over its columns), and dh0, dc0 (H, B) with the gradients of the initial state.
  * acts and cs (T, H, B) are the forward's; gh, gc (T, H, B) are the cotangents of the outputs
  * h and c (either may be NULL: zero); w_hh_t is W_hh transposed, (H, 4H) row-major.
  * Returns 0, or -1 when out of memory. */
@@ -154,7 +155,7 @@ FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int
                                     const REAL *gh, const REAL *gc, const REAL *w_hh_t,
                                     REAL *dG, REAL *dh0, REAL *dc0) {
     const int ncol = col1 - col0, G = 4 * H;
-    const long HB = (long)H * B, TB = (long)T * B, gate = (long)H * TB;
+    const long HB = (long)H * B, TB = (long)T * ncol, gate = (long)H * TB;
     /* dh, dc and this step's gate gradients again, contiguous: the product with W_hh^T
      * reads them faster than the strided rows of dG */
     REAL *dh = calloc((size_t)(2 * H + G) * (ncol > 0 ? ncol : 1), sizeof(REAL));
@@ -165,7 +166,7 @@ FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int
         const int first = reverse ? t == T - 1 : t == 0;          /* the step that read h0, c0 */
         const REAL *c_prev = first ? c0 + col0 : cs + (long)(reverse ? t + 1 : t - 1) * HB + col0;
         const REAL *a = acts + (long)t * 5 * HB + col0;
-        REAL *d = dG + (long)t * B + col0;
+        REAL *d = dG + (long)t * ncol;
         for (int r = 0; r < H; r++) {
             const long row = (long)r * B, mine = (long)r * ncol;
             for (int j = 0; j < ncol; j += LANES) {

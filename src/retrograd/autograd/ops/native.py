@@ -61,16 +61,14 @@ def _halves(B, dtype):
     return [(0, mid), (mid, B)]
 
 
-def _run_split(fn, B, dtype, *args):
-    """fn(col0, col1, *args) for each half of the batch, the first on the helper thread."""
+def _split(fn, B, dtype):
+    """[fn(col0, col1)] for each part of the batch, in column order; the first part runs on the helper thread."""
     spans = _halves(B, dtype)
     if len(spans) == 1:
-        codes = [fn(0, B, *args)]
-    else:
-        job = helper_thread("rnn").submit(fn, *spans[0], *args)
-        codes = [fn(*spans[1], *args), job.result()]
-    if any(codes):
-        raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
+        return [fn(0, B)]
+    job = helper_thread("rnn").submit(fn, *spans[0])
+    last = fn(*spans[1])
+    return [job.result(), last]
 
 
 def _ptr(a):
@@ -90,29 +88,57 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     states = recycled("lstm_states", (2, T, H, B), dtype)
     acts = recycled("lstm_acts", (T, 5, H, B), dtype)
     kernel = getattr(_LIB, f"lstm_forward_{_SUFFIX[dtype]}")
-    _run_split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), _ptr(xT), _ptr(h0T), _ptr(c0T),
-                                     _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
-               B, dtype)
+    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), _ptr(xT), _ptr(h0T), _ptr(c0T),
+                                         _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
+                   B, dtype)
+    if any(codes):
+        raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
     return states, acts
 
 
-def lstm_gate_grads(acts, states, c0, gh, gc, w_hh, reverse=False):
-    """BPTT: the gate gradients dG (4, H, T, B) and the initial state's gradients dh0, dc0 (H, B).
+def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, needs, reverse=False):
+    """BPTT and the weight and input gradients: dx (T, B, in), dh0, dc0 (H, B) and dW = [dW_hh, dW_ih, db].
 
-    ``gh``, ``gc`` (T, H, B) are the cotangents of h and c, or None where zero.
+    ``g`` is the cotangent of ``states``. Each thread takes its batch columns through
+    the whole backward: the compiled loop fills its own gate gradients dG, then two
+    GEMMs contract them over (step, column) with z = [h_prev, x, 1] (for dW, the
+    two threads' parts then summed) and with W_ih (for dx). ``needs`` are the
+    wanted gradients: (dx, dh0/dc0, dW).
     """
+    from .recurrent import _previous_into                       # recurrent.py imports this module
     T, _, H, B = acts.shape
+    n_in = x.shape[-1]
     dtype = acts.dtype
-    dG = scratch("lstm_dG", (4, H, T, B), dtype)
     dh0, dc0 = np.empty((H, B), dtype), np.empty((H, B), dtype)
+    dx = np.empty(x.shape, dtype) if needs[0] else None
     c0T = np.ascontiguousarray(c0.T)
     w_hh_t = np.ascontiguousarray(w_hh.T)
-    gh = None if gh is None else np.ascontiguousarray(gh)
-    gc = None if gc is None else np.ascontiguousarray(gc)
-    cs = states[1]
+    gh, gc = np.ascontiguousarray(g[0]), np.ascontiguousarray(g[1])
+    hs_b = states[0].transpose(0, 2, 1)                          # (T, B, H) views of the outputs
     kernel = getattr(_LIB, f"lstm_backward_{_SUFFIX[dtype]}")
-    _run_split(lambda lo, hi: kernel(T, B, H, lo, hi, int(reverse), _ptr(acts), _ptr(cs), _ptr(c0T),
-                                     None if gh is None else _ptr(gh), None if gc is None else _ptr(gc),
-                                     _ptr(w_hh_t), _ptr(dG), _ptr(dh0), _ptr(dc0)),
-               B, dtype)
-    return dG, dh0, dc0
+
+    def columns(lo, hi):
+        nb = hi - lo
+        dG = scratch("lstm_dG", (4, H, T, nb), dtype)
+        code = kernel(T, B, H, lo, hi, int(reverse), _ptr(acts), _ptr(states[1]), _ptr(c0T), _ptr(gh),
+                      _ptr(gc), _ptr(w_hh_t), _ptr(dG), _ptr(dh0), _ptr(dc0))
+        flat = dG.reshape(4 * H, T * nb)
+        dw = None
+        if needs[2]:
+            z = scratch("lstm_z", (T, nb, H + n_in + 1), dtype)
+            _previous_into(z[:, :, :H], hs_b[:, lo:hi], h0[lo:hi], 0, T, reverse)
+            z[:, :, H:H + n_in] = x[:, lo:hi]
+            z[:, :, H + n_in] = 1.0
+            dw = flat @ z.reshape(T * nb, -1)
+        if needs[0]:
+            dx[:, lo:hi] = (flat.T @ w_ih).reshape(T, nb, n_in)
+        return code, dw
+
+    parts = _split(columns, B, dtype)
+    if any(code for code, _ in parts):
+        raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
+    dw = None
+    if needs[2]:
+        dw = parts[0][1] if len(parts) == 1 else parts[0][1] + parts[1][1]
+    return dx, dh0, dc0, dw
+

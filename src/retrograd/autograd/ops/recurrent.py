@@ -336,35 +336,13 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
 
 
 def _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, acts):
-    """The compiled BPTT loop for the gate gradients, then the weight and input gradients as GEMMs.
-
-    The GEMMs contract over (step, batch); the two halves of the steps run on two threads.
-    """
-    T, B, n_in = x.shape
-    H = h0.shape[-1]
-    dG, dh0, dc0 = native.lstm_gate_grads(acts, out, c0, g[0], g[1], w_hh, reverse)
-    flat = dG.reshape(4 * H, T * B)
-    want_w = any(needs[3:])
-    if want_w:                                                   # z = [h_prev, x, 1] per (step, batch)
-        z = scratch("lstm_z", (T, B, H + n_in + 1), x.dtype)
-        _previous_into(z[:, :, :H], out[0].transpose(0, 2, 1), h0, 0, T, reverse)
-        z[:, :, H:H + n_in] = x
-        z[:, :, H + n_in] = 1.0
-
-    def contract(lo, hi):
-        block = flat[:, lo * B:hi * B]
-        return (block @ z[lo:hi].reshape((hi - lo) * B, -1) if want_w else None,
-                block.T @ w_ih if needs[0] else None)
-
-    first, second = (0, T // 2), (T // 2, T)
-    job = _worker(4 * H * T * B * (n_in + H)).submit(contract, *first)
-    late = contract(*second)
-    early = job.result()
-    dx = dw_ih = dw_hh = db = None
-    if needs[0]:
-        dx = np.concatenate([early[1], late[1]]).reshape(x.shape)
-    if want_w:
-        dw = early[0] + late[0]
+    """The compiled BPTT (native.py), its dW = [dW_hh, dW_ih, db] split into the parameters' gradients."""
+    H, n_in = h0.shape[-1], x.shape[-1]
+    dx, dh0, dc0, dw = native.lstm_backward(acts, out, x, h0, c0, g, w_ih, w_hh,
+                                            (needs[0], needs[1] or needs[2], any(needs[3:])), reverse)
+    dw_ih = dw_hh = db = None
+    if dw is not None:
+        # contiguous copies: the optimizer's elementwise update runs faster on them
         dw_hh, dw_ih, db = (np.ascontiguousarray(dw[:, cols])
                             for cols in (slice(0, H), slice(H, H + n_in), H + n_in))
     return (dx, dh0.T if needs[1] else None, dc0.T if needs[2] else None,
