@@ -1,4 +1,4 @@
-"""W4's floor: the time of the work no NumPy LSTM can avoid, per training step.
+"""W4's floor for the NumPy LSTM loops: the time of the work they cannot avoid, per training step.
 
     python benchmarks/bench_w4_floor.py [--repeats 200] [--json]
 
