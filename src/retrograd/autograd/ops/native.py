@@ -96,21 +96,21 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return states, acts
 
 
-def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, needs, reverse=False):
+def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dw, reverse=False):
     """BPTT and the weight and input gradients: dx (T, B, in), dh0, dc0 (H, B) and dW = [dW_hh, dW_ih, db].
 
     ``g`` is the cotangent of ``states``. Each thread takes its batch columns through
     the whole backward: the compiled loop fills its own gate gradients dG, then two
     GEMMs contract them over (step, column) with z = [h_prev, x, 1] (for dW, the
-    two threads' parts then summed) and with W_ih (for dx). ``needs`` are the
-    wanted gradients: (dx, dh0/dc0, dW).
+    two threads' parts then summed) and with W_ih (for dx). dx and dW are None
+    unless wanted; dh0 and dc0 come with the loop, wanted or not.
     """
     from .recurrent import _previous_into                       # recurrent.py imports this module
     T, _, H, B = acts.shape
     n_in = x.shape[-1]
     dtype = acts.dtype
     dh0, dc0 = np.empty((H, B), dtype), np.empty((H, B), dtype)
-    dx = np.empty(x.shape, dtype) if needs[0] else None
+    dx = np.empty(x.shape, dtype) if want_dx else None
     c0T = np.ascontiguousarray(c0.T)
     w_hh_t = np.ascontiguousarray(w_hh.T)
     gh, gc = np.ascontiguousarray(g[0]), np.ascontiguousarray(g[1])
@@ -124,13 +124,13 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, needs, reverse=False):
                       _ptr(gc), _ptr(w_hh_t), _ptr(dG), _ptr(dh0), _ptr(dc0))
         flat = dG.reshape(4 * H, T * nb)
         dw = None
-        if needs[2]:
+        if want_dw:
             z = scratch("lstm_z", (T, nb, H + n_in + 1), dtype)
             _previous_into(z[:, :, :H], hs_b[:, lo:hi], h0[lo:hi], 0, T, reverse)
             z[:, :, H:H + n_in] = x[:, lo:hi]
             z[:, :, H + n_in] = 1.0
             dw = flat @ z.reshape(T * nb, -1)
-        if needs[0]:
+        if want_dx:
             dx[:, lo:hi] = (flat.T @ w_ih).reshape(T, nb, n_in)
         return code, dw
 
@@ -138,7 +138,7 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, needs, reverse=False):
     if any(code for code, _ in parts):
         raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
     dw = None
-    if needs[2]:
+    if want_dw:
         dw = parts[0][1] if len(parts) == 1 else parts[0][1] + parts[1][1]
     return dx, dh0, dc0, dw
 
