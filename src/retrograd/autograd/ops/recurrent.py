@@ -9,6 +9,11 @@ loop, when the sequence is large: see ``OVERLAP_ABOVE``). Under
 ``create_graph`` the rule instead recomputes the sequence with recorded
 per-step ops and differentiates that, so higher derivatives still work.
 
+Where the optional C extension was built, the LSTM's forward and BPTT loops
+on NumPy float32/float64 arrays run compiled instead, the batch split over two
+threads (``native.py``, ``lstm_kernel.c``); they take and give the same arrays
+as the NumPy loops here, which remain the fallback.
+
 Gate orders and shapes are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n;
 ``W_ih`` is (gates*H, in)). The outputs, per time step in input order:
 
@@ -58,17 +63,11 @@ class _Now:
     """Runs each job at once: the stand-in for the background thread on small sequences."""
 
     def submit(self, fn, *args):
-        return _Done(fn(*args))
-
-
-class _Done:
-    """A job already run: its result, the way a finished future hands it over."""
-
-    def __init__(self, value):
-        self.value = value
+        fn(*args)
+        return self
 
     def result(self):
-        return self.value
+        return None
 
 
 def _worker(work):
