@@ -24,12 +24,12 @@ def _case(T, B, n_in, H, dtype, seed=0):
     return (x, h0, c0, w_ih, w_hh, b_ih, b_hh), g
 
 
-def _run(inputs, g, reverse):
-    """Forward states and saved activations, then every gradient, as fresh copies."""
+def _run(inputs, g, reverse, needs=ALL):
+    """Forward states and saved activations, then the gradients in ``needs``, as fresh copies."""
     states, acts = kernels._lstm_seq_forward(*inputs, reverse=reverse)
     states, acts = states.copy(), acts.copy()
-    grads = kernels._lstm_seq_backward(ARRAY_MATH, ALL, g, states, *inputs, reverse=reverse, saved=acts)
-    return [states, acts] + [np.array(a) for a in grads]
+    grads = kernels._lstm_seq_backward(ARRAY_MATH, needs, g, states, *inputs, reverse=reverse, saved=acts)
+    return [states, acts] + [None if a is None else np.array(a) for a in grads]
 
 
 def test_the_ci_build_has_the_kernel():
@@ -56,6 +56,23 @@ def test_same_results_as_the_numpy_loops(monkeypatch, T, B, n_in, H, dtype, reve
                           compiled, reference):
         assert a.dtype == b.dtype == dtype, name
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max()), err_msg=name)
+
+
+@needs_native
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_zero_start_without_dh0_matches_the_numpy_loops(monkeypatch, reverse):
+    """The usual case: h0 = 0 (the first step skips W_hh) and no dh0 wanted (the last product is skipped)."""
+    inputs, g = _case(6, 40, 5, 13, np.float64, seed=2)
+    inputs = (inputs[0], np.zeros_like(inputs[1])) + inputs[2:]
+    needs = (True, False) + ALL[2:]
+    compiled = _run(inputs, g, reverse, needs)
+    monkeypatch.setattr(native, "_LIB", None)
+    reference = _run(inputs, g, reverse, needs)
+    assert compiled[3] is None and reference[3] is None                 # dh0
+    for name, a, b in zip(["states", "acts", "dx", "dh0", "dc0", "dW_ih", "dW_hh", "db_ih", "db_hh"],
+                          compiled, reference):
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(b).max()), err_msg=name)
 
 
 @needs_native

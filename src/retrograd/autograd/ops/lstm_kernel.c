@@ -119,6 +119,8 @@ INLINE vd vd_tanh(vd x) {
 
 /* ------------------------------------------------------------------ both dtypes */
 
+#define PANEL 6    /* rows of A per block of the matrix product: 6 x 2 vectors of accumulators */
+
 #define REAL float
 #define VEC vf
 #define LANES VF_LANES

@@ -16,189 +16,205 @@ INLINE void NAME(store_n)(REAL *p, VEC v, int n) {
     for (int k = 0; k < n; k++) p[k] = v[k];
 }
 
-/* C[m, :ncol] = (accumulate ? C[m, :ncol] : 0) + sum_k A[m, k] X[k, :ncol] for m < M.
- * Rows are lda, ldx, ldc apart. Blocks of 6 rows by 2 vectors keep 12 accumulators in
- * registers (enough independent chains to cover the FMA latency), and every X row
- * loaded serves 6 rows of A. */
-INLINE void NAME(gemm_panel)(int M, int K, const REAL *A, long lda, const REAL *X, long ldx,
-                             REAL *C, long ldc, int ncol, int accumulate) {
-    int m = 0;
-    for (; m + 6 <= M; m += 6) {
-        const REAL *a0 = A + m * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-        const REAL *a4 = a3 + lda, *a5 = a4 + lda;
-        REAL *c0 = C + m * ldc;
-        int j = 0;
-        for (; j + 2 * LANES <= ncol; j += 2 * LANES) {
-            VEC s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
-            VEC s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
-            const REAL *x = X + j;
-            for (int k = 0; k < K; k++, x += ldx) {
-                VEC x0 = V(load)(x), x1 = V(load)(x + LANES);
-                s00 += a0[k] * x0; s01 += a0[k] * x1;
-                s10 += a1[k] * x0; s11 += a1[k] * x1;
-                s20 += a2[k] * x0; s21 += a2[k] * x1;
-                s30 += a3[k] * x0; s31 += a3[k] * x1;
-                s40 += a4[k] * x0; s41 += a4[k] * x1;
-                s50 += a5[k] * x0; s51 += a5[k] * x1;
+/* Columns [k0, k0 + kn) of the packed A (npan panels of K columns) from A's rows, in panels
+ * of PANEL rows, k-major: A[PANEL p + r, k] goes to P[(p K + k) PANEL + r], and rows past M
+ * are 0. A[m, k] is base[m rs + k cs], so W and W^T pack alike. The micro-kernel then reads its PANEL multipliers for each k from one
+ * sequential stream (a cache line serves 2.7 values of k) instead of PANEL strided rows,
+ * which the hardware prefetchers follow less well. */
+static void NAME(pack_panels)(int M, int K, int k0, int kn, const REAL *base, long rs, long cs, REAL *P) {
+    for (int p = 0; p * PANEL < M; p++)
+        for (int k = 0; k < kn; k++)
+            for (int r = 0; r < PANEL; r++) {
+                const int m = p * PANEL + r;
+                P[((long)p * K + k0 + k) * PANEL + r] = m < M ? base[m * rs + k * cs] : (REAL)0;
             }
-            if (accumulate) {
-                REAL *c = c0 + j;
-                s00 += V(load)(c); s01 += V(load)(c + LANES); c += ldc;
-                s10 += V(load)(c); s11 += V(load)(c + LANES); c += ldc;
-                s20 += V(load)(c); s21 += V(load)(c + LANES); c += ldc;
-                s30 += V(load)(c); s31 += V(load)(c + LANES); c += ldc;
-                s40 += V(load)(c); s41 += V(load)(c + LANES); c += ldc;
-                s50 += V(load)(c); s51 += V(load)(c + LANES);
-            }
-            REAL *c = c0 + j;
-            V(store)(c, s00); V(store)(c + LANES, s01); c += ldc;
-            V(store)(c, s10); V(store)(c + LANES, s11); c += ldc;
-            V(store)(c, s20); V(store)(c + LANES, s21); c += ldc;
-            V(store)(c, s30); V(store)(c + LANES, s31); c += ldc;
-            V(store)(c, s40); V(store)(c + LANES, s41); c += ldc;
-            V(store)(c, s50); V(store)(c + LANES, s51);
-        }
-        for (; j < ncol; j += LANES) {
-            int n = ncol - j < LANES ? ncol - j : LANES;
-            VEC s[6] = {{0}};
-            const REAL *x = X + j;
-            for (int k = 0; k < K; k++, x += ldx) {
-                VEC xv = NAME(load_n)(x, n);
-                s[0] += a0[k] * xv; s[1] += a1[k] * xv; s[2] += a2[k] * xv;
-                s[3] += a3[k] * xv; s[4] += a4[k] * xv; s[5] += a5[k] * xv;
-            }
-            for (int q = 0; q < 6; q++) {
-                REAL *c = c0 + q * ldc + j;
-                if (accumulate) s[q] += NAME(load_n)(c, n);
-                NAME(store_n)(c, s[q], n);
-            }
-        }
-    }
-    for (; m < M; m++) {                                  /* the last M % 6 rows */
-        const REAL *a = A + m * lda;
-        REAL *c = C + m * ldc;
-        for (int j = 0; j < ncol; j += LANES) {
-            int n = ncol - j < LANES ? ncol - j : LANES;
-            VEC s = {0};
-            const REAL *x = X + j;
-            for (int k = 0; k < K; k++, x += ldx) s += a[k] * NAME(load_n)(x, n);
-            if (accumulate) s += NAME(load_n)(c + j, n);
-            NAME(store_n)(c + j, s, n);
-        }
-    }
 }
 
-/* The same product in slices of K, so that the slice of X being reused by every row
- * block stays in the L1 cache (with K = 4H the whole of X would not). */
-INLINE void NAME(gemm)(int M, int K, const REAL *A, long lda, const REAL *X, long ldx,
-                       REAL *C, long ldc, int ncol, int accumulate) {
-    const int slice = 128;
-    for (int k0 = 0; k0 < K; k0 += slice) {
-        int kn = K - k0 < slice ? K - k0 : slice;
-        NAME(gemm_panel)(M, kn, A + k0, lda, X + k0 * ldx, ldx, C, ldc, ncol, accumulate || k0 > 0);
+/* C = A X for packed A (npan panels of K columns; only k < kend are summed) and X (K, ncol)
+ * row-major, C (npan PANEL, ncol) row-major: every panel's rows are written, padding too.
+ * Blocks of 6 rows by 2 vectors keep 12 accumulators in registers (enough independent
+ * chains to cover the FMA latency), and every X row loaded serves 6 rows of A. K goes in
+ * slices so that the slice of X every panel reuses stays in the L1 cache. */
+INLINE void NAME(gemm_packed)(int npan, int K, int kend, const REAL *P, const REAL *X, REAL *C, int ncol) {
+    const int slice = 256;
+    for (int k0 = 0; k0 < kend; k0 += slice) {
+        const int kn = kend - k0 < slice ? kend - k0 : slice;
+        const REAL *xs = X + (long)k0 * ncol;
+        for (int p = 0; p < npan; p++) {
+            const REAL *a0 = P + ((long)p * K + k0) * PANEL;
+            REAL *c0 = C + (long)p * PANEL * ncol;
+            int j = 0;
+            for (; j + 2 * LANES <= ncol; j += 2 * LANES) {
+                VEC s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+                VEC s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+                const REAL *a = a0, *x = xs + j;
+                for (int k = 0; k < kn; k++, a += PANEL, x += ncol) {
+                    VEC x0 = V(load)(x), x1 = V(load)(x + LANES);
+                    s00 += a[0] * x0; s01 += a[0] * x1;
+                    s10 += a[1] * x0; s11 += a[1] * x1;
+                    s20 += a[2] * x0; s21 += a[2] * x1;
+                    s30 += a[3] * x0; s31 += a[3] * x1;
+                    s40 += a[4] * x0; s41 += a[4] * x1;
+                    s50 += a[5] * x0; s51 += a[5] * x1;
+                }
+                REAL *c = c0 + j;
+                if (k0) {
+                    s00 += V(load)(c); s01 += V(load)(c + LANES); c += ncol;
+                    s10 += V(load)(c); s11 += V(load)(c + LANES); c += ncol;
+                    s20 += V(load)(c); s21 += V(load)(c + LANES); c += ncol;
+                    s30 += V(load)(c); s31 += V(load)(c + LANES); c += ncol;
+                    s40 += V(load)(c); s41 += V(load)(c + LANES); c += ncol;
+                    s50 += V(load)(c); s51 += V(load)(c + LANES);
+                    c = c0 + j;
+                }
+                V(store)(c, s00); V(store)(c + LANES, s01); c += ncol;
+                V(store)(c, s10); V(store)(c + LANES, s11); c += ncol;
+                V(store)(c, s20); V(store)(c + LANES, s21); c += ncol;
+                V(store)(c, s30); V(store)(c + LANES, s31); c += ncol;
+                V(store)(c, s40); V(store)(c + LANES, s41); c += ncol;
+                V(store)(c, s50); V(store)(c + LANES, s51);
+            }
+            for (; j < ncol; j += LANES) {                    /* a last vector, full or not */
+                const int n = ncol - j < LANES ? ncol - j : LANES;
+                VEC s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0};
+                const REAL *a = a0, *x = xs + j;
+                for (int k = 0; k < kn; k++, a += PANEL, x += ncol) {
+                    VEC xv = NAME(load_n)(x, n);
+                    s0 += a[0] * xv; s1 += a[1] * xv; s2 += a[2] * xv;
+                    s3 += a[3] * xv; s4 += a[4] * xv; s5 += a[5] * xv;
+                }
+                VEC s[PANEL] = {s0, s1, s2, s3, s4, s5};
+                for (int q = 0; q < PANEL; q++) {
+                    REAL *c = c0 + (long)q * ncol + j;
+                    if (k0) s[q] += NAME(load_n)(c, n);
+                    NAME(store_n)(c, s[q], n);
+                }
+            }
+        }
     }
 }
 
 /* Forward over all T steps (in reverse order when reverse) for batch columns [col0, col1).
- * xT (T, n_in, B); h0, c0 (H, B); bias (4H) = b_ih + b_hh. Returns 0, or -1 when out of memory. */
-FAST_CLONES int NAME(lstm_forward)(int T, int B, int H, int n_in, int col0, int col1, int reverse,
+ * xT (T, n_in, B); h0, c0 (H, B); bias (4H) = b_ih + b_hh; h0_zero: h0 is all zeros, so the
+ * first step's product skips W_hh. Returns 0, or -1 when out of memory. */
+FAST_CLONES int NAME(lstm_forward)(int T, int B, int H, int n_in, int col0, int col1, int reverse, int h0_zero,
                                    const REAL *xT, const REAL *h0, const REAL *c0,
                                    const REAL *w_ih, const REAL *w_hh, const REAL *bias,
                                    REAL *states, REAL *acts) {
-    const int ncol = col1 - col0, G = 4 * H;
-    const long HB = (long)H * B;
-    REAL *pre = malloc(sizeof(REAL) * (size_t)G * (ncol > 0 ? ncol : 1));
-    if (!pre) return -1;
-    const REAL *h_prev = h0 + col0, *c_prev = c0 + col0;
+    const int ncol = col1 - col0, G = 4 * H, K = n_in + H, npan = (G + PANEL - 1) / PANEL;
+    const long HB = (long)H * B, nc = ncol > 0 ? ncol : 1;
+    const size_t row = sizeof(REAL) * (size_t)ncol;
+    /* W = [W_ih | W_hh] packed, z = [x_t; h_prev] (K, ncol) and pre = W z, padded to whole panels */
+    REAL *P = malloc(sizeof(REAL) * ((size_t)npan * PANEL * K + (size_t)K * nc + (size_t)npan * PANEL * nc));
+    if (!P) return -1;
+    REAL *z = P + (long)npan * PANEL * K, *pre = z + (long)K * nc;
+    NAME(pack_panels)(G, K, 0, n_in, w_ih, n_in, 1, P);
+    NAME(pack_panels)(G, K, n_in, H, w_hh, H, 1, P);
+    for (int r = 0; r < H; r++) memcpy(z + (long)(n_in + r) * ncol, h0 + (long)r * B + col0, row);
+    const REAL *c_prev = c0 + col0;
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s;
-        NAME(gemm)(G, n_in, w_ih, n_in, xT + (long)t * n_in * B + col0, B, pre, ncol, ncol, 0);
-        NAME(gemm)(G, H, w_hh, H, h_prev, B, pre, ncol, ncol, 1);
+        for (int k = 0; k < n_in; k++) memcpy(z + (long)k * ncol, xT + ((long)t * n_in + k) * B + col0, row);
+        NAME(gemm_packed)(npan, K, s == 0 && h0_zero ? n_in : K, P, z, pre, ncol);
         REAL *a = acts + (long)t * 5 * HB + col0;
         REAL *h_out = states + (long)t * HB + col0, *c_out = states + (long)(T + t) * HB + col0;
+        REAL *h_next = z + (long)n_in * ncol;              /* the next step's h_prev rows of z */
         for (int r = 0; r < H; r++) {
             const REAL *p = pre + (long)r * ncol;
             const REAL bi = bias[r], bf = bias[H + r], bg = bias[2 * H + r], bo = bias[3 * H + r];
-            const long row = (long)r * B;
+            const long at = (long)r * B, mine = (long)r * ncol;
             for (int j = 0; j < ncol; j += LANES) {
                 const int n = ncol - j < LANES ? ncol - j : LANES;
                 VEC i = V(sigmoid)(NAME(load_n)(p + j, n) + bi);
                 VEC f = V(sigmoid)(NAME(load_n)(p + (long)H * ncol + j, n) + bf);
                 VEC g = V(tanh)(NAME(load_n)(p + (long)2 * H * ncol + j, n) + bg);
                 VEC o = V(sigmoid)(NAME(load_n)(p + (long)3 * H * ncol + j, n) + bo);
-                VEC c = f * NAME(load_n)(c_prev + row + j, n) + i * g;
+                VEC c = f * NAME(load_n)(c_prev + at + j, n) + i * g;
                 VEC tc = V(tanh)(c);
-                NAME(store_n)(a + row + j, i, n);
-                NAME(store_n)(a + HB + row + j, f, n);
-                NAME(store_n)(a + 2 * HB + row + j, g, n);
-                NAME(store_n)(a + 3 * HB + row + j, o, n);
-                NAME(store_n)(a + 4 * HB + row + j, tc, n);
-                NAME(store_n)(c_out + row + j, c, n);
-                NAME(store_n)(h_out + row + j, o * tc, n);
+                VEC h = o * tc;
+                NAME(store_n)(a + at + j, i, n);
+                NAME(store_n)(a + HB + at + j, f, n);
+                NAME(store_n)(a + 2 * HB + at + j, g, n);
+                NAME(store_n)(a + 3 * HB + at + j, o, n);
+                NAME(store_n)(a + 4 * HB + at + j, tc, n);
+                NAME(store_n)(c_out + at + j, c, n);
+                NAME(store_n)(h_out + at + j, h, n);
+                NAME(store_n)(h_next + mine + j, h, n);
             }
         }
-        h_prev = h_out;
         c_prev = c_out;
     }
-    free(pre);
+    free(P);
     return 0;
 }
 
 /* Backpropagation through time for batch columns [col0, col1): fills dG (4, H, T, col1 - col0),
  * this call's own array, with the gate gradients of every step (laid out for the weight-gradient
- * GEMM over its columns), and dh0, dc0 (H, B) with the gradients of the initial state.
+ * GEMM over its columns), and dc0 (H, B) with the gradient of the initial cell state; dh0 (H, B)
+ * too when want_dh0 (else the last step's product with W_hh^T, which only dh0 needs, is skipped).
  * acts and cs (T, H, B) are the forward's; gh, gc (T, H, B) are the cotangents of the outputs
- * h and c (either may be NULL: zero); w_hh_t is W_hh transposed, (H, 4H) row-major.
- * Returns 0, or -1 when out of memory. */
-FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int reverse,
+ * h and c (either may be NULL: zero). Returns 0, or -1 when out of memory. */
+FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int reverse, int want_dh0,
                                     const REAL *acts, const REAL *cs, const REAL *c0,
-                                    const REAL *gh, const REAL *gc, const REAL *w_hh_t,
+                                    const REAL *gh, const REAL *gc, const REAL *w_hh,
                                     REAL *dG, REAL *dh0, REAL *dc0) {
-    const int ncol = col1 - col0, G = 4 * H;
-    const long HB = (long)H * B, TB = (long)T * ncol, gate = (long)H * TB;
-    /* dh, dc and this step's gate gradients again, contiguous: the product with W_hh^T
-     * reads them faster than the strided rows of dG */
-    REAL *dh = calloc((size_t)(2 * H + G) * (ncol > 0 ? ncol : 1), sizeof(REAL));
-    if (!dh) return -1;
-    REAL *dc = dh + (long)H * ncol, *dg = dc + (long)H * ncol;
+    const int ncol = col1 - col0, G = 4 * H, npan = (H + PANEL - 1) / PANEL;
+    const long HB = (long)H * B, TB = (long)T * ncol, gate = (long)H * TB, nc = ncol > 0 ? ncol : 1;
+    /* W_hh^T packed; dh (padded to whole panels), dc, and this step's gate gradients again,
+     * contiguous, as the product's right-hand side */
+    REAL *P = malloc(sizeof(REAL) * (size_t)npan * PANEL * G);
+    REAL *dh = calloc((size_t)(npan * PANEL + H + G) * nc, sizeof(REAL));
+    if (!P || !dh) {
+        free(P);
+        free(dh);
+        return -1;
+    }
+    NAME(pack_panels)(H, G, 0, G, w_hh, 1, H, P);
+    REAL *dc = dh + (long)npan * PANEL * nc, *dg = dc + (long)H * nc;
     for (int s = 0; s < T; s++) {
         const int t = reverse ? s : T - 1 - s;
         const int first = reverse ? t == T - 1 : t == 0;          /* the step that read h0, c0 */
         const REAL *c_prev = first ? c0 + col0 : cs + (long)(reverse ? t + 1 : t - 1) * HB + col0;
         const REAL *a = acts + (long)t * 5 * HB + col0;
         REAL *d = dG + (long)t * ncol;
+        const REAL *ght = gh ? gh + t * HB + col0 : NULL, *gct = gc ? gc + t * HB + col0 : NULL;
         for (int r = 0; r < H; r++) {
             const long row = (long)r * B, mine = (long)r * ncol;
+            const REAL *ai = a + row, *af = ai + HB, *ag = af + HB, *ao = ag + HB, *atc = ao + HB;
+            const REAL *cp = c_prev + row;
+            REAL *dhr = dh + mine, *dcr = dc + mine, *dgr = dg + mine, *dr = d + r * TB;
             for (int j = 0; j < ncol; j += LANES) {
                 const int n = ncol - j < LANES ? ncol - j : LANES;
-                VEC dhv = NAME(load_n)(dh + mine + j, n), dcv = NAME(load_n)(dc + mine + j, n);
-                if (gh) dhv += NAME(load_n)(gh + t * HB + col0 + row + j, n);
-                if (gc) dcv += NAME(load_n)(gc + t * HB + col0 + row + j, n);
-                VEC i = NAME(load_n)(a + row + j, n), f = NAME(load_n)(a + HB + row + j, n);
-                VEC g = NAME(load_n)(a + 2 * HB + row + j, n), o = NAME(load_n)(a + 3 * HB + row + j, n);
-                VEC tc = NAME(load_n)(a + 4 * HB + row + j, n);
+                VEC dhv = NAME(load_n)(dhr + j, n), dcv = NAME(load_n)(dcr + j, n);
+                if (ght) dhv += NAME(load_n)(ght + row + j, n);
+                if (gct) dcv += NAME(load_n)(gct + row + j, n);
+                VEC i = NAME(load_n)(ai + j, n), f = NAME(load_n)(af + j, n);
+                VEC g = NAME(load_n)(ag + j, n), o = NAME(load_n)(ao + j, n);
+                VEC tc = NAME(load_n)(atc + j, n);
                 dcv += dhv * o * ((REAL)1 - tc * tc);                     /* through h = o tanh(c) */
                 VEC di = dcv * g * i * ((REAL)1 - i);
-                VEC df = dcv * NAME(load_n)(c_prev + row + j, n) * f * ((REAL)1 - f);
+                VEC df = dcv * NAME(load_n)(cp + j, n) * f * ((REAL)1 - f);
                 VEC dgg = dcv * i * ((REAL)1 - g * g);
                 VEC dout = dhv * tc * o * ((REAL)1 - o);
-                NAME(store_n)(d + r * TB + j, di, n);
-                NAME(store_n)(d + gate + r * TB + j, df, n);
-                NAME(store_n)(d + 2 * gate + r * TB + j, dgg, n);
-                NAME(store_n)(d + 3 * gate + r * TB + j, dout, n);
-                NAME(store_n)(dg + mine + j, di, n);
-                NAME(store_n)(dg + (long)H * ncol + mine + j, df, n);
-                NAME(store_n)(dg + (long)2 * H * ncol + mine + j, dgg, n);
-                NAME(store_n)(dg + (long)3 * H * ncol + mine + j, dout, n);
-                NAME(store_n)(dc + mine + j, dcv * f, n);
+                NAME(store_n)(dr + j, di, n);
+                NAME(store_n)(dr + gate + j, df, n);
+                NAME(store_n)(dr + 2 * gate + j, dgg, n);
+                NAME(store_n)(dr + 3 * gate + j, dout, n);
+                NAME(store_n)(dgr + j, di, n);
+                NAME(store_n)(dgr + (long)H * ncol + j, df, n);
+                NAME(store_n)(dgr + (long)2 * H * ncol + j, dgg, n);
+                NAME(store_n)(dgr + (long)3 * H * ncol + j, dout, n);
+                NAME(store_n)(dcr + j, dcv * f, n);
             }
         }
-        NAME(gemm)(H, G, w_hh_t, G, dg, ncol, dh, ncol, ncol, 0);  /* dh_prev = W_hh^T dG_t */
+        if (s < T - 1 || want_dh0)
+            NAME(gemm_packed)(npan, G, G, P, dg, dh, ncol);        /* dh_prev = W_hh^T dG_t */
     }
     for (int r = 0; r < H; r++) {
-        memcpy(dh0 + (long)r * B + col0, dh + (long)r * ncol, sizeof(REAL) * ncol);
+        if (want_dh0) memcpy(dh0 + (long)r * B + col0, dh + (long)r * ncol, sizeof(REAL) * ncol);
         memcpy(dc0 + (long)r * B + col0, dc + (long)r * ncol, sizeof(REAL) * ncol);
     }
+    free(P);
     free(dh);
     return 0;
 }

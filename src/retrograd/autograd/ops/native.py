@@ -28,10 +28,10 @@ def _load():
     i, p = ctypes.c_int, ctypes.c_void_p
     for suffix in _SUFFIX.values():
         forward = getattr(lib, f"lstm_forward_{suffix}")
-        forward.argtypes = [i] * 7 + [p] * 8
+        forward.argtypes = [i] * 8 + [p] * 8
         forward.restype = i
         backward = getattr(lib, f"lstm_backward_{suffix}")
-        backward.argtypes = [i] * 6 + [p] * 9
+        backward.argtypes = [i] * 7 + [p] * 9
         backward.restype = i
     return lib
 
@@ -88,7 +88,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     states = recycled("lstm_states", (2, T, H, B), dtype)
     acts = recycled("lstm_acts", (T, 5, H, B), dtype)
     kernel = getattr(_LIB, f"lstm_forward_{_SUFFIX[dtype]}")
-    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), _ptr(xT), _ptr(h0T), _ptr(c0T),
+    h0_zero = int(not h0.any())                    # a zero start (the usual) skips W_hh in the first step
+    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), h0_zero, _ptr(xT), _ptr(h0T), _ptr(c0T),
                                          _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
                    B, dtype)
     if any(codes):
@@ -96,23 +97,23 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return states, acts
 
 
-def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dw, reverse=False):
+def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, want_dw, reverse=False):
     """BPTT and the weight and input gradients: dx (T, B, in), dh0, dc0 (H, B) and dW = [dW_hh, dW_ih, db].
 
     ``g`` is the cotangent of ``states``. Each thread takes its batch columns through
     the whole backward: the compiled loop fills its own gate gradients dG, then two
     GEMMs contract them over (step, column) with z = [h_prev, x, 1] (for dW, the
-    two threads' parts then summed) and with W_ih (for dx). dx and dW are None
-    unless wanted; dh0 and dc0 come with the loop, wanted or not.
+    two threads' parts then summed) and with W_ih (for dx). dx, dh0 and dW are
+    None unless wanted; dc0 comes with the loop, wanted or not.
     """
     from .recurrent import _previous_into                       # recurrent.py imports this module
     T, _, H, B = acts.shape
     n_in = x.shape[-1]
     dtype = acts.dtype
-    dh0, dc0 = np.empty((H, B), dtype), np.empty((H, B), dtype)
+    dh0, dc0 = np.empty((H, B), dtype) if want_dh0 else None, np.empty((H, B), dtype)
     dx = np.empty(x.shape, dtype) if want_dx else None
     c0T = np.ascontiguousarray(c0.T)
-    w_hh_t = np.ascontiguousarray(w_hh.T)
+    w_hh = np.ascontiguousarray(w_hh)
     gh, gc = np.ascontiguousarray(g[0]), np.ascontiguousarray(g[1])
     hs_b = states[0].transpose(0, 2, 1)                          # (T, B, H) views of the outputs
     kernel = getattr(_LIB, f"lstm_backward_{_SUFFIX[dtype]}")
@@ -120,8 +121,8 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dw, reve
     def columns(lo, hi):
         nb = hi - lo
         dG = scratch("lstm_dG", (4, H, T, nb), dtype)
-        code = kernel(T, B, H, lo, hi, int(reverse), _ptr(acts), _ptr(states[1]), _ptr(c0T), _ptr(gh),
-                      _ptr(gc), _ptr(w_hh_t), _ptr(dG), _ptr(dh0), _ptr(dc0))
+        code = kernel(T, B, H, lo, hi, int(reverse), int(want_dh0), _ptr(acts), _ptr(states[1]), _ptr(c0T),
+                      _ptr(gh), _ptr(gc), _ptr(w_hh), _ptr(dG), _ptr(dh0) if want_dh0 else None, _ptr(dc0))
         flat = dG.reshape(4 * H, T * nb)
         dw = None
         if want_dw:

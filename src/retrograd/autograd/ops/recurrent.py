@@ -338,7 +338,8 @@ def _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, acts):
     """The compiled BPTT (native.py), its dW = [dW_hh, dW_ih, db] split into the parameters' gradients."""
     H, n_in = h0.shape[-1], x.shape[-1]
     dx, dh0, dc0, dw = native.lstm_backward(acts, out, x, h0, c0, g, w_ih, w_hh,
-                                            want_dx=needs[0], want_dw=any(needs[3:]), reverse=reverse)
+                                            want_dx=needs[0], want_dh0=needs[1], want_dw=any(needs[3:]),
+                                            reverse=reverse)
     dw_ih = dw_hh = db = None
     if dw is not None:
         # contiguous copies: the optimizer's elementwise update runs faster on them
