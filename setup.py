@@ -1,18 +1,27 @@
-"""Builds the optional compiled LSTM loops; everything else is in pyproject.toml.
+"""Builds the optional compiled kernels (the LSTM loops, Adam's update); everything else is in pyproject.toml.
 
 ``optional=True``: without a C compiler (or on one that lacks GCC's vector
-extensions) the install goes on without the extension, and the recurrent
-layers run their NumPy loops instead.
+extensions) the install goes on without the extensions, and the recurrent
+layers and Adam run their NumPy code instead.
 """
 import sys
 
 from setuptools import Extension, setup
 
-flags = [] if sys.platform == "win32" else ["-O3"]
-setup(ext_modules=[Extension(
-    "retrograd.autograd.ops._lstm_kernel",
-    sources=["src/retrograd/autograd/ops/lstm_kernel.c"],
-    depends=["src/retrograd/autograd/ops/lstm_kernel_impl.h"],
-    extra_compile_args=flags,
-    optional=True,
-)])
+gcc_like = sys.platform != "win32"
+setup(ext_modules=[
+    Extension(
+        "retrograd.autograd.ops._lstm_kernel",
+        sources=["src/retrograd/autograd/ops/lstm_kernel.c"],
+        depends=["src/retrograd/autograd/ops/lstm_kernel_impl.h"],
+        extra_compile_args=["-O3"] if gcc_like else [],
+        optional=True,
+    ),
+    Extension(
+        "retrograd.optim._adam_kernel",
+        sources=["src/retrograd/optim/adam_kernel.c"],
+        # no fused multiply-adds: the same roundings as the NumPy update, bit for bit
+        extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno"] if gcc_like else ["/fp:strict"],
+        optional=True,
+    ),
+])

@@ -177,9 +177,19 @@ def test_adam_keeps_float32_parameters_in_float32_arithmetic():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("amsgrad", [False, True])
-def test_adam_work_array_path_equals_the_any_array_path(dtype, amsgrad):
-    """NumPy parameters take the in-place path with reused work arrays; it must give,
-    bit for bit, what the expression path (the one CuPy arrays take) gives."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_adam_work_array_path_equals_the_any_array_path(monkeypatch, dtype, amsgrad, compiled):
+    """NumPy parameters take the compiled one-pass update (adam_kernel.c) or, without it, the
+    in-place NumPy passes with reused work arrays; either must give, bit for bit, what the
+    expression path (the one CuPy arrays take) gives."""
+    from retrograd.optim import native_adam
+    if compiled and not native_adam.available():
+        pytest.skip("the compiled Adam update was not built")
+    if not compiled:
+        monkeypatch.setattr(native_adam, "_LIB", None)
+    ran = []
+    real_update = native_adam.update
+    monkeypatch.setattr(native_adam, "update", lambda *a: ran.append(real_update(*a)) or ran[-1])
     rng = np.random.default_rng(1)
     w0 = rng.standard_normal((30, 7)).astype(dtype)
     grads = [rng.standard_normal((30, 7)).astype(dtype) for _ in range(4)]
@@ -193,5 +203,8 @@ def test_adam_work_array_path_equals_the_any_array_path(dtype, amsgrad):
         s_any["step"] += 1
         rg.optim.Adam._update_any(p_any, g, s_any["exp_avg"], s_any["exp_avg_sq"], s_any["step"], s_any, group)
     assert p_fast.dtype == dtype
+    assert ran == [compiled] * len(grads)                      # the path under test was the one taken
     np.testing.assert_array_equal(p_fast, p_any)
+    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ()):
+        np.testing.assert_array_equal(s_fast[key], s_any[key])
     assert not np.array_equal(p_fast, w0)

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..autograd.ops.workspace import scratch
+from . import native_adam
 from .optimizer import Optimizer
 
 
@@ -126,7 +127,11 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         if type(p) is not np.ndarray:
             return self._update_any(p, g, m, v, t, state, group)
-        # the same arithmetic, in the same order, as _update_any, with reused work arrays:
+        v_max = state.setdefault("max_exp_avg_sq", np.zeros_like(p)) if group["amsgrad"] else None
+        if native_adam.update(p, g, m, v, v_max, b1, b2, group["eps"], group["lr"] / (1.0 - b1 ** t),
+                              math.sqrt(1.0 - b2 ** t)):
+            return
+        # the compiled pass declined (not built, or arrays it does not take): the same arithmetic, in the same order, as _update_any, with reused work arrays:
         # temporaries of a large weight would be fresh memory, page-faulted in every step
         tmp, step = scratch("adam_tmp", p.shape, p.dtype), scratch("adam_step", p.shape, p.dtype)
         m *= b1
