@@ -119,3 +119,40 @@ def test_saturated_gates_stay_finite_and_nan_propagates(dtype):
     assert np.isnan(states[:, 1:, :, 4]).all()
     assert np.isfinite(np.delete(states, 4, axis=3)).all()
     assert np.isfinite(states[:, 0]).all()
+
+
+@needs_native
+@pytest.mark.parametrize("which", ["out[-1]", "out[3]", "h_n", "c_n", "c_n bidirectional"])
+def test_one_live_step_reaches_the_kernel_alone(monkeypatch, which):
+    """A loss on one step of the states (the usual out[-1]) passes the kernel that step's
+    cotangent only (autograd/scattered.py): the gradients are those of the dense cotangent."""
+    from retrograd.autograd import engine
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((9, 20, 4)).astype(np.float32)
+    m = rg.nn.LSTM(4, 7, bidirectional=which.endswith("bidirectional"))
+    pick = {"out[-1]": lambda out, h, c: out[-1], "out[3]": lambda out, h, c: out[3], "h_n": lambda out, h, c: h,
+            "c_n": lambda out, h, c: c, "c_n bidirectional": lambda out, h, c: c}[which]
+    weights = rng.standard_normal(pick(*_unpack(m(rg.tensor(x0)))).shape).astype(np.float32)
+
+    def grads():
+        m.zero_grad()
+        x = rg.tensor(x0, requires_grad=True)
+        (pick(*_unpack(m(x))) * rg.tensor(weights)).sum().backward()
+        return [x.grad.numpy()] + [p.grad.numpy() for p in m.parameters()]
+
+    live = []
+    real = native.lstm_backward
+    monkeypatch.setattr(native, "lstm_backward", lambda *a, **k: live.append(a[5]) or real(*a, **k))
+    lazy = grads()
+    assert [len(gh if gh is not None else gc) for gh, gc, _ in live] == [1] * len(live)
+    monkeypatch.setattr(engine, "_lazy_share", lambda t, g: None)
+    live.clear()
+    eager = grads()
+    assert [len(gh) for gh, _, _ in live] == [9] * len(live)
+    for a, b in zip(lazy, eager):
+        np.testing.assert_array_equal(a, b)
+
+
+def _unpack(result):
+    out, (h, c) = result
+    return out, h, c

@@ -128,6 +128,30 @@ def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, compiled, 
         assert_close(p.grad, getattr(t, n).grad, dtype, f"grad {n}")
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_a_loss_on_the_last_step_only_against_torch(kind, compiled, torch, monkeypatch):
+    """out[-1] (W4's head): the cotangent stays lazy down to the layer (autograd/scattered.py)."""
+    from retrograd.autograd.ops import native
+    if not compiled:
+        monkeypatch.setattr(native, "_LIB", None)
+    elif kind != "LSTM" or not native.available():
+        pytest.skip("only the LSTM has compiled loops, and only where they were built")
+    m = getattr(nn, kind)(4, 6, dtype=np.float64)
+    t = getattr(torch.nn, kind)(4, 6).to(torch.float64)
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            getattr(t, n).copy_(torch.tensor(p.data))
+    x = rng.standard_normal((30, 17, 4))
+    w = rng.standard_normal((17, 6))
+    ours, theirs = rg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (m(ours)[0][-1] * rg.tensor(w)).sum().backward()
+    (t(theirs)[0][-1] * torch.tensor(w)).sum().backward()
+    assert_close(ours.grad, theirs.grad, np.float64, "grad x")
+    for n, p in m.named_parameters():
+        assert_close(p.grad, getattr(t, n).grad, np.float64, f"grad {n}")
+
+
 def _as_function(m, names):
     """f(x, *params) evaluating module m with the given tensors in place of its parameters."""
     def f(x, *ws):

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import backend
-from .ops.registry import ARRAY_MATH, TENSOR_MATH
+from .ops.registry import ARRAY_MATH, OPS, TENSOR_MATH
+from .scattered import Scattered, dense, through_getitem
 from .tensor import GradMode, Tensor
 
 
@@ -99,6 +100,8 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
             g = grads.pop(id(t), None)
             if g is None:
                 continue
+            if type(g) is Scattered and (t._op is None or t._retain or id(t) in wanted):
+                g = g.dense()                  # it becomes a .grad or a result
             slot = wanted.get(id(t))
             if slot is not None:
                 results[slot] = g if create_graph else Tensor._wrap(g)
@@ -119,6 +122,13 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
 def _propagate(t, g, m, create_graph, grads):
     """Apply t's VJP rule and add each input's share into ``grads``."""
     inputs = t._inputs
+    if not create_graph:
+        share = _lazy_share(t, g)
+        if share is not None:
+            add_shares(inputs[:1], (share,), (True,), m, grads)
+            return
+        if type(g) is Scattered and not t._op.takes_scattered:
+            g = g.dense()
     needs = []
     args = []
     for a in inputs:
@@ -132,6 +142,23 @@ def _propagate(t, g, m, create_graph, grads):
     add_shares(inputs, shares, needs, m, grads)
 
 
+def _lazy_share(t, g):
+    """x's cotangent as a Scattered when t is x[basic index] or a transpose of a Scattered one; else None."""
+    op, x = t._op, t._inputs[0]
+    if not (isinstance(x, Tensor) and x.requires_grad and type(x.data) is np.ndarray):
+        return None
+    if op is _GETITEM:
+        return through_getitem(g, t._kw["index"], x.data.shape)
+    if op is _TRANSPOSE and type(g) is Scattered:
+        axes = t._kw.get("axes")
+        perm = range(x.data.ndim - 1, -1, -1) if axes is None else np.argsort(axes).tolist()
+        return g.transposed(perm)
+    return None
+
+
+_GETITEM, _TRANSPOSE = OPS["getitem"], OPS["transpose"]
+
+
 def add_shares(inputs, shares, needs, m, grads):
     """Add each wanted input's gradient share into ``grads`` (keyed by id), undoing broadcasting."""
     for a, share, need in zip(inputs, shares, needs):
@@ -141,7 +168,7 @@ def add_shares(inputs, shares, needs, m, grads):
             share = m.sum_to(share, shape=a.data.shape)
         k = id(a)
         prev = grads.get(k)
-        grads[k] = share if prev is None else prev + share
+        grads[k] = share if prev is None else dense(prev) + dense(share)
 
 
 def _accumulate(t, g, create_graph):

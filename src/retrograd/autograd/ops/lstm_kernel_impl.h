@@ -152,10 +152,11 @@ FAST_CLONES int NAME(lstm_forward)(int T, int B, int H, int n_in, int col0, int 
  * this call's own array, with the gate gradients of every step (laid out for the weight-gradient
  * GEMM over its columns), and dc0 (H, B) with the gradient of the initial cell state; dh0 (H, B)
  * too when want_dh0 (else the last step's product with W_hh^T, which only dh0 needs, is skipped).
- * acts and cs (T, H, B) are the forward's; gh, gc (T, H, B) are the cotangents of the outputs
- * h and c (either may be NULL: zero). Returns 0, or -1 when out of memory. */
+ * acts and cs (T, H, B) are the forward's; gh, gc (g_count, H, B) are the cotangents of the outputs
+ * h and c at steps g_first .. g_first + g_count - 1, zero at the others (either may be NULL: zero
+ * throughout). Returns 0, or -1 when out of memory. */
 FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int reverse, int want_dh0,
-                                    const REAL *acts, const REAL *cs, const REAL *c0,
+                                    int g_first, int g_count, const REAL *acts, const REAL *cs, const REAL *c0,
                                     const REAL *gh, const REAL *gc, const REAL *w_hh,
                                     REAL *dG, REAL *dh0, REAL *dc0) {
     const int ncol = col1 - col0, G = 4 * H, npan = (H + PANEL - 1) / PANEL;
@@ -177,7 +178,8 @@ FAST_CLONES int NAME(lstm_backward)(int T, int B, int H, int col0, int col1, int
         const REAL *c_prev = first ? c0 + col0 : cs + (long)(reverse ? t + 1 : t - 1) * HB + col0;
         const REAL *a = acts + (long)t * 5 * HB + col0;
         REAL *d = dG + (long)t * ncol;
-        const REAL *ght = gh ? gh + t * HB + col0 : NULL, *gct = gc ? gc + t * HB + col0 : NULL;
+        const long live = t >= g_first && t < g_first + g_count ? (t - g_first) * HB + col0 : -1;
+        const REAL *ght = gh && live >= 0 ? gh + live : NULL, *gct = gc && live >= 0 ? gc + live : NULL;
         for (int r = 0; r < H; r++) {
             const long row = (long)r * B, mine = (long)r * ncol;
             const REAL *ai = a + row, *af = ai + HB, *ag = af + HB, *ao = ag + HB, *atc = ao + HB;

@@ -31,7 +31,7 @@ def _load():
         forward.argtypes = [i] * 8 + [p] * 8
         forward.restype = i
         backward = getattr(lib, f"lstm_backward_{suffix}")
-        backward.argtypes = [i] * 7 + [p] * 9
+        backward.argtypes = [i] * 9 + [p] * 9
         backward.restype = i
     return lib
 
@@ -100,7 +100,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
 def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, want_dw, reverse=False):
     """BPTT and the weight and input gradients: dx (T, B, in), dh0, dc0 (H, B) and dW = [dW_hh, dW_ih, db].
 
-    ``g`` is the cotangent of ``states``. Each thread takes its batch columns through
+    ``g`` = (gh, gc, first): the cotangents of the states h and c at steps first,
+    first + 1, ... as (n, H, B) arrays (None: zero), and zero at every other step. Each thread takes its batch columns through
     the whole backward: the compiled loop fills its own gate gradients dG, then two
     GEMMs contract them over (step, column) with z = [h_prev, x, 1] (for dW, the
     two threads' parts then summed) and with W_ih (for dx). dx, dh0 and dW are
@@ -114,15 +115,17 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, wan
     dx = np.empty(x.shape, dtype) if want_dx else None
     c0T = np.ascontiguousarray(c0.T)
     w_hh = np.ascontiguousarray(w_hh)
-    gh, gc = np.ascontiguousarray(g[0]), np.ascontiguousarray(g[1])
+    gh, gc, first = g
+    gh, gc = (None if a is None else np.ascontiguousarray(a, dtype) for a in (gh, gc))
+    count = len(gh if gh is not None else gc) if (gh is not None or gc is not None) else 0
     hs_b = states[0].transpose(0, 2, 1)                          # (T, B, H) views of the outputs
     kernel = getattr(_LIB, f"lstm_backward_{_SUFFIX[dtype]}")
 
     def columns(lo, hi):
         nb = hi - lo
         dG = scratch("lstm_dG", (4, H, T, nb), dtype)
-        code = kernel(T, B, H, lo, hi, int(reverse), int(want_dh0), _ptr(acts), _ptr(states[1]), _ptr(c0T),
-                      _ptr(gh), _ptr(gc), _ptr(w_hh), _ptr(dG), _ptr(dh0) if want_dh0 else None, _ptr(dc0))
+        code = kernel(T, B, H, lo, hi, int(reverse), int(want_dh0), first, count, _ptr(acts), _ptr(states[1]),
+                      _ptr(c0T), None if gh is None else _ptr(gh), None if gc is None else _ptr(gc), _ptr(w_hh), _ptr(dG), _ptr(dh0) if want_dh0 else None, _ptr(dc0))
         flat = dG.reshape(4 * H, T * nb)
         dw = None
         if want_dw:

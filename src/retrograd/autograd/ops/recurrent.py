@@ -30,6 +30,7 @@ expose them.
 import numpy as np
 
 from ... import backend
+from ..scattered import Scattered, dense
 from . import native
 from .registry import ARRAY_MATH, primitive
 from .workspace import helper_thread, recycled, scratch
@@ -261,6 +262,7 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
                              reverse=reverse)
     if native.usable(x, h0, c0, w_ih, w_hh, b_ih, b_hh, saved, out):
         return _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, saved)
+    g = dense(g)
     acts = saved
     T, B, n_in = x.shape
     H = h0.shape[-1]
@@ -334,10 +336,26 @@ def _lstm_seq_backward(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reve
             db if needs[5] else None, db if needs[6] else None)
 
 
+def _live_steps(g):
+    """The cotangent of the states (2, T, H, B) as (gh, gc, first) for native.lstm_backward.
+
+    A lazy cotangent that holds one step of h or of c (the usual ``out[-1]``, or h_n)
+    passes just that step; anything else passes all of gh and gc from step 0.
+    """
+    if type(g) is Scattered:
+        part, step, *rest = g.index
+        if type(part) is int and type(step) is int and all(
+                r == slice(0, n, 1) for r, n in zip(rest, g.shape[2:])):
+            one = g.values[None]
+            return (one, None, step) if part == 0 else (None, one, step)
+        g = g.dense()
+    return g[0], g[1], 0
+
+
 def _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, acts):
     """The compiled BPTT (native.py), its dW = [dW_hh, dW_ih, db] split into the parameters' gradients."""
     H, n_in = h0.shape[-1], x.shape[-1]
-    dx, dh0, dc0, dw = native.lstm_backward(acts, out, x, h0, c0, g, w_ih, w_hh,
+    dx, dh0, dc0, dw = native.lstm_backward(acts, out, x, h0, c0, _live_steps(g), w_ih, w_hh,
                                             want_dx=needs[0], want_dh0=needs[1], want_dw=any(needs[3:]),
                                             reverse=reverse)
     dw_ih = dw_hh = db = None
@@ -495,6 +513,9 @@ def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
 def lstm_seq(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     with backend.blas_threads(1):
         return _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+
+
+lstm_seq.takes_scattered = True     # one live step of out[-1] or h_n reaches the kernel as it is
 
 
 @lstm_seq.defvjp

@@ -27,8 +27,12 @@ OPS = {}
 
 
 class Op:
-    """One primitive: name, array forward, and VJP rule (None for non-differentiable ops)."""
-    __slots__ = ("name", "forward", "vjp", "saves", "vjp_reads")
+    """One primitive: name, array forward, and VJP rule (None for non-differentiable ops).
+
+    ``takes_scattered``: the engine may pass the rule a lazy cotangent (autograd/scattered.py)
+    instead of an array; rules that do not say so always get arrays.
+    """
+    __slots__ = ("name", "forward", "vjp", "saves", "vjp_reads", "takes_scattered")
 
     def __init__(self, name, forward, saves=False):
         self.name = name
@@ -36,6 +40,7 @@ class Op:
         self.vjp = None
         self.saves = saves
         self.vjp_reads = None
+        self.takes_scattered = False
 
     def defvjp(self, rule):
         self.vjp = rule
