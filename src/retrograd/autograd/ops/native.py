@@ -75,6 +75,10 @@ def _ptr(a):
     return a.ctypes.data
 
 
+def _ptr_or_null(a):
+    return None if a is None else a.ctypes.data
+
+
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     """The sequence's states (2, T, H, B) and saved activations (T, 5, H, B), as recurrent.py's loop gives."""
     T, B, n_in = x.shape
@@ -98,14 +102,15 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
 
 
 def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, want_dw, reverse=False):
-    """BPTT and the weight and input gradients: dx (T, B, in), dh0, dc0 (H, B) and dW = [dW_hh, dW_ih, db].
+    """BPTT and the weight and input gradients: dx (T, B, in), dh0, dc0 (H, B) and dW = (dW_hh, dW_ih, db).
 
     ``g`` = (gh, gc, first): the cotangents of the states h and c at steps first,
-    first + 1, ... as (n, H, B) arrays (None: zero), and zero at every other step. Each thread takes its batch columns through
-    the whole backward: the compiled loop fills its own gate gradients dG, then two
-    GEMMs contract them over (step, column) with z = [h_prev, x, 1] (for dW, the
-    two threads' parts then summed) and with W_ih (for dx). dx, dh0 and dW are
-    None unless wanted; dc0 comes with the loop, wanted or not.
+    first + 1, ... as (n, H, B) arrays (None: zero), and zero at every other step.
+    Each thread takes its batch columns through the whole backward: the compiled
+    loop fills its own gate gradients dG, then two GEMMs contract them over (step,
+    column) with z = [h_prev, x, 1] (for dW, the two threads' parts then summed
+    straight into the three contiguous gradients) and with W_ih (for dx). dx, dh0
+    and dW are None unless wanted; dc0 comes with the loop, wanted or not.
     """
     from .recurrent import _previous_into                       # recurrent.py imports this module
     T, _, H, B = acts.shape
@@ -125,7 +130,8 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, wan
         nb = hi - lo
         dG = scratch("lstm_dG", (4, H, T, nb), dtype)
         code = kernel(T, B, H, lo, hi, int(reverse), int(want_dh0), first, count, _ptr(acts), _ptr(states[1]),
-                      _ptr(c0T), None if gh is None else _ptr(gh), None if gc is None else _ptr(gc), _ptr(w_hh), _ptr(dG), _ptr(dh0) if want_dh0 else None, _ptr(dc0))
+                      _ptr(c0T), _ptr_or_null(gh), _ptr_or_null(gc), _ptr(w_hh), _ptr(dG), _ptr_or_null(dh0),
+                      _ptr(dc0))
         flat = dG.reshape(4 * H, T * nb)
         dw = None
         if want_dw:
@@ -143,6 +149,10 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, wan
         raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
     dw = None
     if want_dw:
-        dw = parts[0][1] if len(parts) == 1 else parts[0][1] + parts[1][1]
+        cols = (slice(0, H), slice(H, H + n_in), H + n_in)
+        if len(parts) == 1:
+            dw = tuple(np.ascontiguousarray(parts[0][1][:, c]) for c in cols)
+        else:
+            dw = tuple(np.add(parts[0][1][:, c], parts[1][1][:, c]) for c in cols)
     return dx, dh0, dc0, dw
 

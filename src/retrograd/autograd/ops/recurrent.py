@@ -353,16 +353,11 @@ def _live_steps(g):
 
 
 def _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, acts):
-    """The compiled BPTT (native.py), its dW = [dW_hh, dW_ih, db] split into the parameters' gradients."""
-    H, n_in = h0.shape[-1], x.shape[-1]
+    """The compiled BPTT (native.py), in the order of the op's inputs."""
     dx, dh0, dc0, dw = native.lstm_backward(acts, out, x, h0, c0, _live_steps(g), w_ih, w_hh,
                                             want_dx=needs[0], want_dh0=needs[1], want_dw=any(needs[3:]),
                                             reverse=reverse)
-    dw_ih = dw_hh = db = None
-    if dw is not None:
-        # contiguous copies: the optimizer's elementwise update runs faster on them
-        dw_hh, dw_ih, db = (np.ascontiguousarray(dw[:, cols])
-                            for cols in (slice(0, H), slice(H, H + n_in), H + n_in))
+    dw_hh, dw_ih, db = dw if dw is not None else (None, None, None)
     return (dx, dh0.T if needs[1] else None, dc0.T if needs[2] else None,
             dw_ih if needs[3] else None, dw_hh if needs[4] else None,
             db if needs[5] else None, db if needs[6] else None)
