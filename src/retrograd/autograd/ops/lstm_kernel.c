@@ -11,7 +11,7 @@
  *
  * The layouts are those of recurrent.py's NumPy kernels, feature-major with
  * the batch last, so both paths produce and consume the same arrays:
- *   xT (T, n_in, B)   states (2, T, H, B) = [h, c]   acts (T, 5, H, B) = [i, f, g, o, tanh c]
+ *   x (T, B, n_in)    states (2, T, H, B) = [h, c]   acts (T, 5, H, B) = [i, f, g, o, tanh c]
  *   dG (4, H, T, B)   gate gradients, in the layout of the weight-gradient GEMM
  * Gate order is PyTorch's: i, f, g, o; weights are W_ih (4H, n_in), W_hh (4H, H).
  * A call handles batch columns [col0, col1) of every array.

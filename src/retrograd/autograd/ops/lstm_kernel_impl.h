@@ -95,10 +95,10 @@ INLINE void NAME(gemm_packed)(int npan, int K, int kend, const REAL *P, const RE
 }
 
 /* Forward over all T steps (in reverse order when reverse) for batch columns [col0, col1).
- * xT (T, n_in, B); h0, c0 (H, B); bias (4H) = b_ih + b_hh; h0_zero: h0 is all zeros, so the
+ * x (T, B, n_in); h0, c0 (H, B); bias (4H) = b_ih + b_hh; h0_zero: h0 is all zeros, so the
  * first step's product skips W_hh. Returns 0, or -1 when out of memory. */
 FAST_CLONES int NAME(lstm_forward)(int T, int B, int H, int n_in, int col0, int col1, int reverse, int h0_zero,
-                                   const REAL *xT, const REAL *h0, const REAL *c0,
+                                   const REAL *x, const REAL *h0, const REAL *c0,
                                    const REAL *w_ih, const REAL *w_hh, const REAL *bias,
                                    REAL *states, REAL *acts) {
     const int ncol = col1 - col0, G = 4 * H, K = n_in + H, npan = (G + PANEL - 1) / PANEL;
@@ -114,7 +114,9 @@ FAST_CLONES int NAME(lstm_forward)(int T, int B, int H, int n_in, int col0, int 
     const REAL *c_prev = c0 + col0;
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s;
-        for (int k = 0; k < n_in; k++) memcpy(z + (long)k * ncol, xT + ((long)t * n_in + k) * B + col0, row);
+        const REAL *xt = x + ((long)t * B + col0) * n_in;          /* x_t^T into z's first rows */
+        for (int j = 0; j < ncol; j++)
+            for (int k = 0; k < n_in; k++) z[(long)k * ncol + j] = xt[(long)j * n_in + k];
         NAME(gemm_packed)(npan, K, s == 0 && h0_zero ? n_in : K, P, z, pre, ncol);
         REAL *a = acts + (long)t * 5 * HB + col0;
         REAL *h_out = states + (long)t * HB + col0, *c_out = states + (long)(T + t) * HB + col0;

@@ -84,8 +84,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     T, B, n_in = x.shape
     H = h0.shape[-1]
     dtype = x.dtype
-    xT = scratch("lstm_native_xT", (T, n_in, B), dtype)
-    xT[...] = x.transpose(0, 2, 1)
+    x = np.ascontiguousarray(x)
     h0T, c0T = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
     w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
     bias = b_ih + b_hh
@@ -93,7 +92,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     acts = recycled("lstm_acts", (T, 5, H, B), dtype)
     kernel = getattr(_LIB, f"lstm_forward_{_SUFFIX[dtype]}")
     h0_zero = int(not h0.any())                    # a zero start (the usual) skips W_hh in the first step
-    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), h0_zero, _ptr(xT), _ptr(h0T), _ptr(c0T),
+    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), h0_zero, _ptr(x), _ptr(h0T), _ptr(c0T),
                                          _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
                    B, dtype)
     if any(codes):
