@@ -175,6 +175,15 @@ def test_adam_keeps_float32_parameters_in_float32_arithmetic():
     np.testing.assert_array_equal(p.data, w)
 
 
+def test_the_ci_build_has_the_compiled_adam():
+    """CI sets RETROGRAD_REQUIRE_NATIVE=1: there a missing extension is a failed build, not a silent fallback."""
+    import os
+    from retrograd.optim import native_adam
+    if os.environ.get("RETROGRAD_REQUIRE_NATIVE") != "1":
+        pytest.skip("RETROGRAD_REQUIRE_NATIVE is not set")
+    assert native_adam.available()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("compiled", [True, False])
