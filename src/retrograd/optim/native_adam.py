@@ -5,29 +5,14 @@ install time, or ``RETROGRAD_NATIVE=0``) ``update`` declines and Adam runs its
 NumPy passes, which give the same bits.
 """
 import ctypes
-import os
 
 import numpy as np
 
+from ..native_loader import load_extension
+
 _KERNELS = {np.dtype(np.float32): "adam_f32", np.dtype(np.float64): "adam_f64"}
-
-
-def _load():
-    if os.environ.get("RETROGRAD_NATIVE", "1") == "0":
-        return None
-    try:
-        from . import _adam_kernel          # importing first resolves its Python symbols
-    except ImportError:
-        return None
-    lib = ctypes.CDLL(_adam_kernel.__file__)
-    for name in _KERNELS.values():
-        kernel = getattr(lib, name)
-        kernel.argtypes = [ctypes.c_long] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 7
-        kernel.restype = None
-    return lib
-
-
-_LIB = _load()
+_LIB = load_extension("retrograd.optim._adam_kernel", {
+    name: ([ctypes.c_long] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 7, None) for name in _KERNELS.values()})
 
 
 def available():

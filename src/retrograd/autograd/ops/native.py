@@ -7,36 +7,21 @@ within a sequence) run on two cores at once: one on the calling thread, one on
 the shared helper thread. Set ``RETROGRAD_NATIVE=0`` to turn the kernels off.
 """
 import ctypes
-import os
 
 import numpy as np
 
+from ...native_loader import load_extension
 from .workspace import helper_thread, recycled, scratch
 
 _LANES = {np.dtype(np.float32): 8, np.dtype(np.float64): 4}    # values per vector in the kernel
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
-def _load():
-    if os.environ.get("RETROGRAD_NATIVE", "1") == "0":
-        return None
-    try:
-        from . import _lstm_kernel          # importing first resolves its Python symbols
-    except ImportError:
-        return None
-    lib = ctypes.CDLL(_lstm_kernel.__file__)
-    i, p = ctypes.c_int, ctypes.c_void_p
-    for suffix in _SUFFIX.values():
-        forward = getattr(lib, f"lstm_forward_{suffix}")
-        forward.argtypes = [i] * 8 + [p] * 8
-        forward.restype = i
-        backward = getattr(lib, f"lstm_backward_{suffix}")
-        backward.argtypes = [i] * 9 + [p] * 9
-        backward.restype = i
-    return lib
-
-
-_LIB = _load()
+_INT, _PTR = ctypes.c_int, ctypes.c_void_p
+_LIB = load_extension("retrograd.autograd.ops._lstm_kernel", {
+    **{f"lstm_forward_{sfx}": ([_INT] * 8 + [_PTR] * 8, _INT) for sfx in _SUFFIX.values()},
+    **{f"lstm_backward_{sfx}": ([_INT] * 9 + [_PTR] * 9, _INT) for sfx in _SUFFIX.values()},
+})
 
 
 def available():
