@@ -24,7 +24,8 @@ def test_a_scattered_cotangent_is_the_dense_scatter(index):
         np.testing.assert_array_equal(lazy.transposed(perm).dense(), expected.transpose(perm))
 
 
-@pytest.mark.parametrize("index", [None, (np.array([0, 2]),), (True,), (slice(None), None), 7, (Ellipsis, Ellipsis)])
+@pytest.mark.parametrize("index", [None, (np.array([0, 2]),), (True,), (slice(None), None), 7,
+                                   (Ellipsis, Ellipsis)])
 def test_indices_it_does_not_keep_lazy(index):
     """None, index arrays, booleans and out-of-range ints go the eager way (and raise its errors)."""
     assert simple_index(index, (4, 5, 6)) is None

@@ -74,7 +74,8 @@ def simple_index(index, shape):
 
 
 def through_getitem(g, index, x_shape):
-    """The cotangent of x for ``out = x[index]`` given out's, ``g``, as a Scattered; None if the index is not simple."""
+    """The cotangent of x for ``out = x[index]``, given out's (``g``), as a Scattered; None if the
+    index is not simple."""
     idx = simple_index(index, x_shape)
     if idx is None:
         return None

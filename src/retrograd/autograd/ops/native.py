@@ -77,8 +77,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     acts = recycled("lstm_acts", (T, 5, H, B), dtype)
     kernel = getattr(_LIB, f"lstm_forward_{_SUFFIX[dtype]}")
     h0_zero = int(not h0.any())                    # a zero start (the usual) skips W_hh in the first step
-    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), h0_zero, _ptr(x), _ptr(h0T), _ptr(c0T),
-                                         _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
+    codes = _split(lambda lo, hi: kernel(T, B, H, n_in, lo, hi, int(reverse), h0_zero, _ptr(x), _ptr(h0T),
+                                         _ptr(c0T), _ptr(w_ih), _ptr(w_hh), _ptr(bias), _ptr(states), _ptr(acts)),
                    B, dtype)
     if any(codes):
         raise MemoryError("the compiled LSTM kernel could not allocate its work arrays")
