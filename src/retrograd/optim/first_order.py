@@ -127,12 +127,17 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         if type(p) is not np.ndarray:
             return self._update_any(p, g, m, v, t, state, group)
-        v_max = state.setdefault("max_exp_avg_sq", np.zeros_like(p)) if group["amsgrad"] else None
+        v_max = None
+        if group["amsgrad"]:
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:
+                v_max = state["max_exp_avg_sq"] = np.zeros_like(p)
         if native_adam.update(p, g, m, v, v_max, b1, b2, group["eps"], group["lr"] / (1.0 - b1 ** t),
                               math.sqrt(1.0 - b2 ** t)):
             return
-        # the compiled pass declined (not built, or arrays it does not take): the same arithmetic, in the same order, as _update_any, with reused work arrays:
-        # temporaries of a large weight would be fresh memory, page-faulted in every step
+        # the compiled pass declined (not built, or arrays it does not take): the same arithmetic,
+        # in the same order, as _update_any, with reused work arrays (temporaries of a large
+        # weight would be fresh memory, page-faulted in every step)
         tmp, step = scratch("adam_tmp", p.shape, p.dtype), scratch("adam_step", p.shape, p.dtype)
         m *= b1
         np.multiply(g, 1.0 - b1, out=tmp)
@@ -141,10 +146,9 @@ class Adam(Optimizer):
         np.multiply(g, 1.0 - b2, out=tmp)
         tmp *= g
         v += tmp
-        if group["amsgrad"]:
-            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
+        if v_max is not None:
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
         np.sqrt(v, out=tmp)
         tmp /= math.sqrt(1.0 - b2 ** t)
         tmp += group["eps"]

@@ -106,7 +106,7 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, wan
     w_hh = np.ascontiguousarray(w_hh)
     gh, gc, first = g
     gh, gc = (None if a is None else np.ascontiguousarray(a, dtype) for a in (gh, gc))
-    count = len(gh if gh is not None else gc) if (gh is not None or gc is not None) else 0
+    count = next((len(a) for a in (gh, gc) if a is not None), 0)     # steps the cotangents cover
     hs_b = states[0].transpose(0, 2, 1)                          # (T, B, H) views of the outputs
     kernel = getattr(_LIB, f"lstm_backward_{_SUFFIX[dtype]}")
 
