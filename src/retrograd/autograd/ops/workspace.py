@@ -11,6 +11,11 @@ on the shared machine), so the kernels take their arrays from here:
   CPython's reference count (a view counts through its base, and so does
   anything else that uses the memory: a Tensor, a memoryview, torch.from_numpy).
 
+Both start on a cache line (64 bytes). NumPy's large arrays start 16 bytes
+past one, so when two threads write the two halves of each row (the LSTM
+kernels split the batch columns so), every row shared a line between the
+cores, which then passed it back and forth on every write.
+
 ``helper_thread(name)`` is an executor per name (one thread unless asked), for work a kernel
 runs beside its own loop: NumPy releases the GIL in matrix products and
 ufuncs, and an idle helper sleeps, where BLAS's own idle threads spin (which
@@ -25,6 +30,7 @@ import numpy as np
 
 _LOCAL = threading.local()
 RECYCLED_DEPTH = 4              # arrays kept per (tag, shape, dtype): enough for a few graphs alive at once
+CACHE_LINE = 64
 RECYCLED_MAX_BYTES = 1 << 25    # larger arrays are not pinned: NumPy maps them with huge pages, cheap to fault in
 _MAX_KEYS = 32                  # a store with more keys is dropped (arrays in use elsewhere stay alive there)
 
@@ -37,13 +43,22 @@ def _store(name):
     return store
 
 
+def aligned_empty(shape, dtype):
+    """``np.empty(shape, dtype)`` that starts on a cache line; its ``base`` is the byte buffer it lies in."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buf = np.empty(nbytes + CACHE_LINE, np.uint8)
+    start = -buf.ctypes.data % CACHE_LINE
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def scratch(tag, shape, dtype):
     """A reusable work array for temporaries that never leave a kernel (per thread, tag, shape, dtype)."""
     store = _store("scratch")
     key = (tag, tuple(shape), np.dtype(dtype).str)
     arr = store.get(key)
     if arr is None:
-        arr = store[key] = np.empty(shape, dtype=dtype)
+        arr = store[key] = aligned_empty(shape, dtype)
     return arr
 
 
@@ -53,9 +68,11 @@ def recycled(tag, shape, dtype):
         return np.empty(shape, dtype=dtype)
     kept = _store("recycled").setdefault((tag, tuple(shape), np.dtype(dtype).str), [])
     for arr in kept:
-        if sys.getrefcount(arr) == 3:       # the pool's list, ``arr`` here and getrefcount's argument
+        # a view of ``arr`` holds its byte buffer, not ``arr``: the buffer is referenced by
+        # ``arr`` and getrefcount's argument alone, ``arr`` by the pool's list, the loop and the argument
+        if sys.getrefcount(arr.base) == 2 and sys.getrefcount(arr) == 3:
             return arr
-    arr = np.empty(shape, dtype=dtype)
+    arr = aligned_empty(shape, dtype)
     if len(kept) < RECYCLED_DEPTH:
         kept.append(arr)
     return arr
