@@ -13,7 +13,7 @@ setup(ext_modules=[
     Extension(
         "retrograd.autograd.ops._lstm_kernel",
         sources=["src/retrograd/autograd/ops/lstm_kernel.c"],
-        depends=["src/retrograd/autograd/ops/lstm_kernel_impl.h"],
+        depends=["src/retrograd/autograd/ops/lstm_kernel_impl.h", "src/retrograd/autograd/ops/pair_worker.h"],
         extra_compile_args=["-O3"] if gcc_like else [],
         optional=True,
     ),

@@ -5,16 +5,15 @@
  * transcendentals run at 1.4-3 ns per value; the whole loop then holds the
  * GIL, so a second core can do nothing for it. Here a step's gates are
  * computed in one pass with vectorised exp and tanh, and the loop runs with
- * the GIL released (ctypes drops it for the call), so native.py runs the two
- * halves of a batch on two threads at once: batch columns never interact
- * within a sequence.
+ * the GIL released (ctypes drops it for the call). The two halves of a batch
+ * run on two threads at once (pair_worker.h): batch columns never interact
+ * within a sequence. The backward does all of its work here, the weight
+ * gradients' GEMM too, so that one hand-off covers it.
  *
  * The layouts are those of recurrent.py's NumPy kernels, feature-major with
  * the batch last, so both paths produce and consume the same arrays:
  *   x (T, B, n_in)    states (2, T, H, B) = [h, c]   acts (T, 5, H, B) = [i, f, g, o, tanh c]
- *   dG (4, H, T, B)   gate gradients, in the layout of the weight-gradient GEMM
  * Gate order is PyTorch's: i, f, g, o; weights are W_ih (4H, n_in), W_hh (4H, H).
- * A call handles batch columns [col0, col1) of every array.
  *
  * The module is also a (method-less) CPython extension so that setuptools
  * builds and installs it like any other; nothing here touches Python objects.
@@ -23,6 +22,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pair_worker.h"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 /* one build for every x86-64 CPU; the AVX2+FMA clone is picked at load time where it runs */
