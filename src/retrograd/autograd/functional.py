@@ -171,7 +171,7 @@ def jacobian(f, argnums=0):
         rows = [[] for _ in inputs]
         flat_n = out.data.size
         for k in range(flat_n):
-            seed = np.zeros(flat_n, dtype=out.dtype)
+            seed = np.zeros_like(out.data, shape=(flat_n,))     # on out's device (CuPy too)
             seed[k] = 1
             seed = seed.reshape(out.shape)
             if out.requires_grad:
@@ -184,7 +184,7 @@ def jacobian(f, argnums=0):
         jacs = []
         for x, r in zip(inputs, rows):
             if not r:
-                jacs.append(Tensor._wrap(np.zeros(out.shape + x.shape, dtype=x.dtype)))
+                jacs.append(Tensor._wrap(np.zeros_like(x.data, shape=out.shape + x.shape)))
             else:
                 jacs.append(F.reshape(F.stack(r), out.shape + x.shape))
         return jacs[0] if single else tuple(jacs)

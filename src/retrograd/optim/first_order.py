@@ -29,7 +29,7 @@ class SGD(Optimizer):
         if mu:
             v = state.get("momentum_buffer")
             if v is None:
-                v = state["momentum_buffer"] = np.array(g, copy=True)
+                v = state["momentum_buffer"] = np.copy(g)   # np.copy, not np.array: CuPy arrays too
             else:
                 v *= mu
                 damp = group["dampening"]

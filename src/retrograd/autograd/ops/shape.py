@@ -64,9 +64,15 @@ def scatter_add(g, index, shape):
         z[index] = g
     elif type(z) is np.ndarray:
         np.add.at(z, index, g)
-    else:  # CuPy: its scatter-add accumulates repeated indices like np.add.at
-        import cupyx
-        cupyx.scatter_add(z, _on_device_of(z, index), g)
+    else:  # CuPy: add.at accumulates repeated indices like np.add.at (CuPy 13+; cupyx.scatter_add,
+        # deprecated since, before it)
+        from ... import backend
+        add = backend.array_module(z).add
+        if hasattr(add, "at"):
+            add.at(z, _on_device_of(z, index), g)
+        else:
+            import cupyx
+            cupyx.scatter_add(z, _on_device_of(z, index), g)
     return z
 
 
