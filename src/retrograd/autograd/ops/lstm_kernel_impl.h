@@ -319,7 +319,11 @@ static FAST_CLONES void NAME(backward_half)(const NAME(backward_job) *job, int c
             REAL *zt = z + (long)t * ncol * W;
             for (int k = 0; k < H; k++) {
                 REAL *out = zt + (k / W) * J * W + k % W;
-                for (int c = 0; c < ncol; c++) out[c * W] = hp[(long)k * B + c];
+                for (int c = 0; c < ncol; c += LANES) {              /* a vector in, its lanes out */
+                    const int n = ncol - c < LANES ? ncol - c : LANES;
+                    const VEC v = NAME(load_n)(hp + (long)k * B + c, n);
+                    for (int l = 0; l < n; l++) out[(c + l) * W] = v[l];
+                }
             }
             for (int c = 0; c < ncol; c++)
                 for (int k = H; k < K; k++) zt[(k / W) * J * W + c * W + k % W] = xt[(long)c * n_in + k - H];
