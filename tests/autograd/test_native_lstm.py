@@ -156,3 +156,58 @@ def test_one_live_step_reaches_the_kernel_alone(monkeypatch, which):
 def _unpack(result):
     out, (h, c) = result
     return out, h, c
+
+
+def _forward_backward(inputs, g):
+    """States and every gradient from the compiled kernels, as fresh arrays."""
+    return [np.array(a) for a in _run(inputs, g, False) if a is not None]
+
+
+@needs_native
+def test_calls_from_several_threads_at_once_give_the_single_thread_results():
+    """The library's one worker serves one call at a time; a call that finds it busy runs both
+    halves itself (pair_worker.h). Either way the arithmetic, and so every bit, is the same."""
+    import threading
+    inputs, g = _case(12, 32, 5, 24, np.float32, seed=7)
+    expected = _forward_backward(inputs, g)
+    failures = []
+
+    def hammer():
+        for _ in range(25):
+            got = _forward_backward(inputs, g)
+            if not all(np.array_equal(a, b) for a, b in zip(got, expected)):
+                failures.append(got)
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+@needs_native
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_its_own_worker():
+    """The parent's worker thread does not exist in a forked child: the child's first call
+    starts one (else it would wait for the parent's forever) and gets the parent's results."""
+    inputs, g = _case(6, 40, 3, 8, np.float64, seed=8)
+    expected = _forward_backward(inputs, g)                   # the parent's worker is running now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            got = _forward_backward(inputs, g)
+            code = 0 if all(np.array_equal(a, b) for a, b in zip(got, expected)) else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    import select
+    ready, _, _ = select.select([read], [], [], 20)
+    if not ready:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    assert ready, "the forked child's call did not finish within 20 s"
+    assert os.read(read, 1) == b"\x00"

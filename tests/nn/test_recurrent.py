@@ -282,6 +282,18 @@ def test_recycled_arrays_come_back_only_when_nobody_holds_them():
     assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
 
 
+def test_work_arrays_start_on_a_cache_line():
+    """The LSTM kernel's two threads write the two halves of every row of these arrays: a row
+    half must not share a 64-byte line with the other (NumPy's own large arrays start 16 bytes
+    past one)."""
+    from retrograd.autograd.ops.workspace import CACHE_LINE, recycled, scratch
+    for shape in [(50, 5, 128, 32), (7, 3), (1 << 16,)]:
+        for make in (recycled, scratch):
+            a = make("test_aligned", shape, np.float32)
+            assert a.shape == shape and a.dtype == np.float32 and a.flags.c_contiguous
+            assert a.__array_interface__["data"][0] % CACHE_LINE == 0
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_lstm_background_thread_works_in_a_forked_child(monkeypatch):
     import os

@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef SPIN_NS
 #define SPIN_NS 2000000L     /* how long the idle worker watches for the next job before it sleeps */
+#endif
 #define YIELD_NS 200000L     /* how long the caller spins for the worker's half before it also yields */
 
 typedef void (*half_fn)(void *job, int half);
