@@ -195,3 +195,28 @@ CASES = [
            fixed_shapes=((2, 4),)),
     *_axis_cases(),
 ]
+
+
+def draw_values(rng, shape, domain):
+    """float64 values in the case's domain, kept away from kinks and singularities."""
+    u = rng.uniform(-1.5, 1.5, size=shape)
+    if domain == "positive":
+        return 0.2 + np.abs(u)
+    if domain == "nonzero":
+        return np.sign(u + (u == 0)) * (0.2 + np.abs(u))
+    if domain == "off_bounds":  # clip at +-0.5: stay 0.1 away from both bounds
+        return np.where(np.abs(np.abs(u) - 0.5) < 0.1, u + 0.25, u)
+    return u
+
+
+def draw_inputs_of(rng, case, shapes):
+    """The case's float64 inputs of these shapes, in its domain (``distinct``: no ties)."""
+    inputs = [draw_values(rng, s, case.domain) for s in shapes]
+    if case.domain == "distinct" and len(inputs) == 2:
+        # keep |a - b| >= 0.2 so maximum/minimum never sit on a tie
+        diff = inputs[0] - inputs[1]
+        inputs[0] = inputs[0] + np.where(np.abs(diff) < 0.2, 0.4 * np.sign(diff + (diff == 0)), 0)
+    if case.domain == "distinct" and len(inputs) == 1:
+        flat = rng.permutation(inputs[0].size).astype(np.float64)
+        inputs[0] = (flat / max(1, inputs[0].size) + rng.uniform(0, 0.01, inputs[0].size)).reshape(shapes[0])
+    return inputs

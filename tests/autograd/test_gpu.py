@@ -5,7 +5,7 @@ import pytest
 
 import retrograd as rg
 
-from .op_cases import CASES
+from .op_cases import CASES, draw_inputs_of
 
 pytestmark = pytest.mark.skipif(not rg.gpu_available(), reason="no CuPy with a working GPU")
 
@@ -48,18 +48,6 @@ def test_mixing_devices_is_a_clear_error():
 RTOL, ATOL = 1e-10, 1e-12
 
 
-def _values(rng, shape, domain):
-    """float64 values in the case's domain, kept away from kinks and singularities (as test_op_table)."""
-    u = rng.uniform(-1.5, 1.5, size=shape)
-    if domain == "positive":
-        return 0.2 + np.abs(u)
-    if domain == "nonzero":
-        return np.sign(u + (u == 0)) * (0.2 + np.abs(u))
-    if domain == "off_bounds":
-        return np.where(np.abs(np.abs(u) - 0.5) < 0.1, u + 0.25, u)
-    return u
-
-
 def _case_inputs(case, seed=0):
     rng = np.random.default_rng(seed)
     if case.shapes == "broadcast":
@@ -70,14 +58,7 @@ def _case_inputs(case, seed=0):
         shapes = list(case.fixed_shapes)
     else:
         shapes = [(2, 3, 4)]
-    inputs = [_values(rng, s, case.domain) for s in shapes]
-    if case.domain == "distinct" and len(inputs) == 2:
-        diff = inputs[0] - inputs[1]
-        inputs[0] = inputs[0] + np.where(np.abs(diff) < 0.2, 0.4 * np.sign(diff + (diff == 0)), 0)
-    if case.domain == "distinct" and len(inputs) == 1:
-        flat = rng.permutation(inputs[0].size).astype(np.float64)
-        inputs[0] = (flat / inputs[0].size + rng.uniform(0, 0.01, inputs[0].size)).reshape(shapes[0])
-    return inputs
+    return draw_inputs_of(rng, case, shapes)
 
 
 def _host(t):

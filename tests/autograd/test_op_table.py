@@ -8,22 +8,10 @@ from hypothesis.extra import numpy as hnp
 
 import retrograd as rg
 
-from .op_cases import CASES
+from .op_cases import CASES, draw_inputs_of
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def draw_values(rng, shape, domain):
-    """float64 values in the case's domain, kept away from kinks and singularities."""
-    u = rng.uniform(-1.5, 1.5, size=shape)
-    if domain == "positive":
-        return 0.2 + np.abs(u)
-    if domain == "nonzero":
-        return np.sign(u + (u == 0)) * (0.2 + np.abs(u))
-    if domain == "off_bounds":  # clip at +-0.5: stay 0.1 away from both bounds
-        return np.where(np.abs(np.abs(u) - 0.5) < 0.1, u + 0.25, u)
-    return u
 
 
 def draw_inputs(data, case):
@@ -39,15 +27,7 @@ def draw_inputs(data, case):
         shapes = case.fixed_shapes
     else:
         shapes = (data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3)),)
-    inputs = [draw_values(rng, s, case.domain) for s in shapes]
-    if case.domain == "distinct" and len(inputs) == 2:
-        # keep |a - b| >= 0.2 so maximum/minimum never sit on a tie
-        diff = inputs[0] - inputs[1]
-        inputs[0] = inputs[0] + np.where(np.abs(diff) < 0.2, 0.4 * np.sign(diff + (diff == 0)), 0)
-    if case.domain == "distinct" and len(inputs) == 1:
-        flat = rng.permutation(inputs[0].size).astype(np.float64)
-        inputs[0] = (flat / max(1, inputs[0].size) + rng.uniform(0, 0.01, inputs[0].size)).reshape(shapes[0])
-    return inputs
+    return draw_inputs_of(rng, case, shapes)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
