@@ -506,8 +506,8 @@ def _rnn_seq_backward(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=F
 
 @primitive(saves=True)
 def lstm_seq(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    if native.usable(x, h0, c0, w_ih, w_hh, b_ih, b_hh):      # calls no BLAS: no thread limit to set
-        return native.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+    if native.usable(x, h0, c0, w_ih, w_hh, b_ih, b_hh):      # the compiled loops call no BLAS
+        return _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
     with backend.blas_threads(1):
         return _lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
 
@@ -517,9 +517,8 @@ lstm_seq.takes_scattered = True     # one live step of out[-1] or h_n reaches th
 
 @lstm_seq.defvjp
 def lstm_seq_vjp(m, needs, g, out, *inputs, reverse=False, saved=None):
-    if m is ARRAY_MATH and native.usable(*inputs, saved, out):
-        x, h0, c0, w_ih, w_hh, _, _ = inputs
-        return _lstm_native_backward(needs, g, out, x, h0, w_ih, w_hh, c0, reverse, saved)
+    if m is ARRAY_MATH and native.usable(*inputs, saved, out):  # the compiled loops call no BLAS
+        return _lstm_seq_backward(m, needs, g, out, *inputs, reverse=reverse, saved=saved)
     with backend.blas_threads(1):
         return _lstm_seq_backward(m, needs, g, out, *inputs, reverse=reverse, saved=saved)
 
