@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.autograd.ops import native
+from retrograd.accel import lstm_native as native
 from retrograd.autograd.ops import recurrent as kernels
 from retrograd.autograd.ops.registry import ARRAY_MATH
 

@@ -94,7 +94,7 @@ def test_gradcheck_catches_a_wrong_second_derivative():
 def test_replayed_gradients_equal_the_engine(case, data):
     """A traced step hands each VJP rule only what its bytecode reads (Op.vjp_reads), None for the
     rest: the replay's gradients must still be the engine's, bit for bit."""
-    from retrograd.autograd.trace import NotTraceable, trace
+    from retrograd.accel.trace import NotTraceable, trace
     inputs = draw_inputs(data, case)
     xs = [rg.tensor(x, requires_grad=True) for x in inputs]
     cot = rg.tensor(np.random.default_rng(2).standard_normal(np.shape(case.ref(*inputs))))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.autograd.scattered import Scattered, simple_index, through_getitem
+from retrograd.accel.scattered import Scattered, simple_index, through_getitem
 
 rng = np.random.default_rng(4)
 

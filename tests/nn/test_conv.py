@@ -244,7 +244,7 @@ def test_recycled_buffers_never_overwrite_outputs_or_patches_still_held():
 
 
 def test_arrays_over_the_pool_limit_are_fresh_and_give_the_same_results(monkeypatch):
-    from retrograd.autograd.ops import workspace
+    from retrograd.accel import workspace
     m = nn.Conv2d(2, 3, 3, padding=1)
     x = rg.tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
     runs = []
@@ -265,7 +265,7 @@ def test_arrays_over_the_pool_limit_are_fresh_and_give_the_same_results(monkeypa
 
 @pytest.mark.parametrize("axes", [(0, 1, 2, 3), (3, 0, 1, 2), (1, 2, 3, 0), (2, 0, 3, 1)])
 def test_pooled_arrays_keep_the_memory_order_of_their_model(axes):
-    from retrograd.autograd.ops.workspace import recycled_like
+    from retrograd.accel.workspace import recycled_like
     a = np.zeros((2, 3, 4, 5)).transpose(axes)
     b = recycled_like("test_like", a)
     assert b.shape == a.shape and b.strides == np.empty_like(a).strides

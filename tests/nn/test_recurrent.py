@@ -84,7 +84,7 @@ CONFIGS = [
 @pytest.mark.parametrize("kind,layers,bi,bf,kw", CONFIGS)
 def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, compiled, torch, monkeypatch):
     """The LSTM twice: with its compiled loops (where built) and with the NumPy ones."""
-    from retrograd.autograd.ops import native
+    from retrograd.accel import lstm_native as native
     if not compiled:
         monkeypatch.setattr(native, "_LIB", None)
     elif kind != "LSTM" or not native.available():
@@ -132,7 +132,7 @@ def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, compiled, 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_a_loss_on_the_last_step_only_against_torch(kind, compiled, torch, monkeypatch):
     """out[-1] (W4's head): the cotangent stays lazy down to the layer (autograd/scattered.py)."""
-    from retrograd.autograd.ops import native
+    from retrograd.accel import lstm_native as native
     if not compiled:
         monkeypatch.setattr(native, "_LIB", None)
     elif kind != "LSTM" or not native.available():
@@ -268,7 +268,7 @@ def test_lstm_background_jobs_give_the_same_results(monkeypatch, bi):
 
 
 def test_recycled_arrays_come_back_only_when_nobody_holds_them():
-    from retrograd.autograd.ops.workspace import recycled
+    from retrograd.accel.workspace import recycled
     a = recycled("test", (3, 4), np.float64)
     address = a.__array_interface__["data"][0]
     view = a[1:]
@@ -286,7 +286,7 @@ def test_work_arrays_start_on_a_cache_line():
     """The LSTM kernel's two threads write the two halves of every row of these arrays: a row
     half must not share a 64-byte line with the other (NumPy's own large arrays start 16 bytes
     past one)."""
-    from retrograd.autograd.ops.workspace import CACHE_LINE, recycled, scratch
+    from retrograd.accel.workspace import CACHE_LINE, recycled, scratch
     for shape in [(50, 5, 128, 32), (7, 3), (1 << 16,)]:
         for make in (recycled, scratch):
             a = make("test_aligned", shape, np.float32)

@@ -178,7 +178,7 @@ def test_adam_keeps_float32_parameters_in_float32_arithmetic():
 def test_the_ci_build_has_the_compiled_adam():
     """CI sets RETROGRAD_REQUIRE_NATIVE=1: there a missing extension is a failed build, not a silent fallback."""
     import os
-    from retrograd.optim import native_adam
+    from retrograd.accel import adam_native as native_adam
     if os.environ.get("RETROGRAD_REQUIRE_NATIVE") != "1":
         pytest.skip("RETROGRAD_REQUIRE_NATIVE is not set")
     assert native_adam.available()
@@ -191,7 +191,7 @@ def test_adam_work_array_path_equals_the_any_array_path(monkeypatch, dtype, amsg
     """NumPy parameters take the compiled one-pass update (adam_kernel.c) or, without it, the
     in-place NumPy passes with reused work arrays; either must give, bit for bit, what the
     expression path (the one CuPy arrays take) gives."""
-    from retrograd.optim import native_adam
+    from retrograd.accel import adam_native as native_adam
     if compiled and not native_adam.available():
         pytest.skip("the compiled Adam update was not built")
     if not compiled:

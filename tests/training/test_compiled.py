@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.autograd.trace import NotTraceable, trace
+from retrograd.accel.trace import NotTraceable, trace
 from retrograd.training import Trainer
 
 from .conftest import blobs, make_mlp, weights

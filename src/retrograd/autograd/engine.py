@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backend
 from .ops.registry import ARRAY_MATH, OPS, TENSOR_MATH
-from .scattered import Scattered, dense, through_getitem
+from ..accel.scattered import Scattered, dense, through_getitem
 from .tensor import GradMode, Tensor
 
 

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-from ..autograd.ops.workspace import scratch
-from . import native_adam
+from ..accel import adam_native as native_adam
+from ..accel.workspace import scratch
 from .optimizer import Optimizer
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd.engine import add_shares, compute_grads, topological_order
 from ..autograd.ops.registry import ARRAY_MATH
-from ..autograd.ops.workspace import helper_thread
+from ..accel.workspace import helper_thread
 from ..autograd.tensor import Tensor
 
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ..autograd.tensor import GradMode, Tensor
-from .packed import Pack
+from ..accel.packed import Pack
 
 _COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
 

@@ -2,7 +2,7 @@
 from .autoencoder import Autoencoder, train_autoencoder
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .compiled import CompiledStep
+from ..accel.compiled import CompiledStep
 from .csv_logger import CSVLogger
 from .fit import fit
 from .history import History

@@ -10,7 +10,7 @@ from .bptt import TruncatedBPTT, bptt_closure, flatten_time
 from .batching import ShuffleOrder, batch_bounds, batch_size_for
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
-from .compiled import CompiledStep, model_is_traceable
+from ..accel.compiled import CompiledStep, model_is_traceable
 from .history import History
 from .metrics import get_metric
 from .residuals import residual_function

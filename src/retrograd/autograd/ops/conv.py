@@ -22,7 +22,7 @@ import numpy as np
 
 from ... import backend
 from .registry import ARRAY_MATH, primitive
-from .workspace import helper_thread, recycled, recycled_like
+from ...accel.workspace import helper_thread, recycled, recycled_like
 
 
 def out_size(size, k, stride, pad, dil):

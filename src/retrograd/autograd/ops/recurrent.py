@@ -30,10 +30,10 @@ expose them.
 import numpy as np
 
 from ... import backend
-from ..scattered import Scattered, dense
-from . import native
+from ...accel import lstm_native as native
+from ...accel.scattered import Scattered, dense
 from .registry import ARRAY_MATH, primitive
-from .workspace import helper_thread, recycled, scratch
+from ...accel.workspace import helper_thread, recycled, scratch
 
 
 def _sigmoid(x, out=None):

@@ -8,10 +8,10 @@ import ctypes
 
 import numpy as np
 
-from ..native_loader import load_extension
+from .loader import load_extension
 
 _KERNELS = {np.dtype(np.float32): "adam_f32", np.dtype(np.float64): "adam_f64"}
-_LIB = load_extension("retrograd.optim._adam_kernel", {
+_LIB = load_extension("retrograd.accel._adam_kernel", {
     name: ([ctypes.c_long] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 7, None) for name in _KERNELS.values()})
 
 

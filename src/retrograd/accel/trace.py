@@ -21,9 +21,9 @@ import weakref
 
 import numpy as np
 
-from . import tensor as _tensor
-from .ops.registry import ARRAY_MATH
-from .tensor import Tensor
+from ..autograd import tensor as _tensor
+from ..autograd.ops.registry import ARRAY_MATH
+from ..autograd.tensor import Tensor
 
 
 class Recorder:

@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..autograd.trace import NotTraceable, Program, Recorder
+from .trace import NotTraceable, Program, Recorder
 
 _TRACE, _CHECK, _REPLAY, _EAGER = range(4)
 _SHELVES = weakref.WeakKeyDictionary()   # model -> {configuration: (references, {batch key: Program})}

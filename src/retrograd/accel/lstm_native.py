@@ -11,14 +11,14 @@ import ctypes
 
 import numpy as np
 
-from ...native_loader import load_extension
+from .loader import load_extension
 from .workspace import recycled, scratch
 
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
-_LIB = load_extension("retrograd.autograd.ops._lstm_kernel", {
+_LIB = load_extension("retrograd.accel._lstm_kernel", {
     **{f"lstm_forward_{sfx}": ([_INT] * 6 + [_PTR] * 8, _INT) for sfx in _SUFFIX.values()},
     **{f"lstm_backward_{sfx}": ([_INT] * 10 + [_PTR] * 17, _INT) for sfx in _SUFFIX.values()},
     **{f"lstm_backward_work_{sfx}": ([_INT] * 4, ctypes.c_long) for sfx in _SUFFIX.values()},
