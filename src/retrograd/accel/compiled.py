@@ -4,7 +4,7 @@ Eager mode builds a Tensor per operation and sorts the graph on every
 backward pass; for a small network that costs more than the arithmetic.
 When the model and the loss are fixed sequences of primitives (every module
 ``traceable``), ``CompiledStep`` records the step on the first batch of each
-shape (``retrograd.autograd.trace``), then on the next batch of that shape
+shape (``trace.py``), then on the next batch of that shape
 runs the eager step *and* the replay and keeps the replay only if the loss
 and every gradient agree bit for bit and no module buffer moved. From then
 on that shape is replayed. Anything the check rejects stays eager.
@@ -13,7 +13,12 @@ Checked programs are kept with the model (``_shelf``), so a later ``fit`` of
 the same model, loss and parameters replays from its first batch, the way a
 JIT keeps its compiled functions; any change to a module's settings, its
 parameters or the loss's options is a different configuration, traced anew.
+
+``fit`` gets its step through ``retrograd.training.compiled.compiled_step``,
+where ``register`` plugs this one in: with acceleration switched off, fit
+runs eagerly.
 """
+import threading
 import weakref
 
 import numpy as np
@@ -23,6 +28,7 @@ from .trace import NotTraceable, Program, Recorder
 
 _TRACE, _CHECK, _REPLAY, _EAGER = range(4)
 _SHELVES = weakref.WeakKeyDictionary()   # model -> {configuration: (references, {batch key: Program})}
+_SHELVES_LOCK = threading.Lock()         # threads that train different models share the dictionary
 _MAX_CONFIGURATIONS = 8                  # per model; more means settings keep changing: start over
 
 
@@ -49,6 +55,8 @@ class CompiledStep:
 
     It records whatever it is given (as ``fit(compile=True)``); the check
     against the eager step on the second batch of each shape still applies.
+    One step serves one thread; steps of the same model in several threads
+    share its checked programs.
     """
 
     def __init__(self, model, loss_fn, params=None):
@@ -103,25 +111,28 @@ class CompiledStep:
             same = same and len(after) == len(buffers) and all(np.array_equal(a, b) for a, b in zip(after, buffers))
         self.stage[key] = (_REPLAY, program) if same else (_EAGER, None)
         if same:
-            self._shelf()[key] = program
+            shelf = self._shelf()
+            with _SHELVES_LOCK:
+                shelf[key] = program
         return loss.data
 
     def _shelf(self):
         """The checked programs of this model under its current configuration (shared by every step)."""
-        try:
-            shelves = _SHELVES.setdefault(self.model, {})
-        except TypeError:                     # cannot be weakly referenced: nothing is shared
-            return {}
         named = []
         config = configuration(self.model, self.loss_fn, self.params, named)
-        entry = shelves.get(config)
-        if entry is not None and not all(alive() is not None for alive in entry[0]):
-            entry = None                      # an object it names by id is gone: the id may be reused
-        if entry is None:
-            if len(shelves) >= _MAX_CONFIGURATIONS:
-                shelves.clear()
-            entry = shelves[config] = ([_reference(obj) for obj in named], {})
-        return entry[1]
+        with _SHELVES_LOCK:
+            try:
+                shelves = _SHELVES.setdefault(self.model, {})
+            except TypeError:                 # cannot be weakly referenced: nothing is shared
+                return {}
+            entry = shelves.get(config)
+            if entry is not None and not all(alive() is not None for alive in entry[0]):
+                entry = None                  # an object it names by id is gone: the id may be reused
+            if entry is None:
+                if len(shelves) >= _MAX_CONFIGURATIONS:
+                    shelves.clear()
+                entry = shelves[config] = ([_reference(obj) for obj in named], {})
+            return entry[1]
 
 
 def _reference(obj):
@@ -164,3 +175,19 @@ def _setting(value, named, depth=0):
         return ("dict",) + tuple((k, _setting(v, named, depth + 1)) for k, v in value.items())
     named.append(value)
     return ("id", id(value))
+
+
+def _for_fit(model, loss_fn, params, forced):
+    """The compiled step fit asked for (``compile=True``: ``forced``), or for a model that is traceable."""
+    return forced or model_is_traceable(model, loss_fn)
+
+
+def make_step(model, loss_fn, params, forced):
+    """fit's compiled step: a CompiledStep over ``params``."""
+    return CompiledStep(model, loss_fn, params)
+
+
+def register():
+    """Have fit replay the training step where the model and loss allow it."""
+    from ..training import compiled
+    compiled.compiled_step.accelerate(make_step, when=_for_fit)

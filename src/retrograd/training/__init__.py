@@ -2,7 +2,6 @@
 from .autoencoder import Autoencoder, train_autoencoder
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ..accel.compiled import CompiledStep
 from .csv_logger import CSVLogger
 from .fit import fit
 from .history import History
@@ -17,4 +16,4 @@ __all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint"
            "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
            "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
            "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint",
-           "Autoencoder", "train_autoencoder", "CompiledStep"]
+           "Autoencoder", "train_autoencoder"]

@@ -1,0 +1,34 @@
+"""The per-sample Jacobian's outer products (optim/jacobian.py) written by several threads at once.
+
+Writing J is memory-bound and NumPy ufuncs release the GIL, so two or more
+threads each writing their own rows of J nearly divide the time. Below
+``THREADED_ABOVE`` elements a thread hand-off costs more than it saves.
+"""
+import os
+
+import numpy as np
+
+from .workspace import helper_thread
+
+WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+THREADED_ABOVE = 1 << 20          # elements of J's block
+
+
+def outer_rows(x, g, out):
+    """out[n] = outer(x[n], g[n]), the rows split over the helper threads."""
+    pool = helper_thread("jacobian", WORKERS)
+    step = -(-len(x) // WORKERS)
+
+    def rows(a):
+        np.multiply(x[a:a + step, :, None], g[a:a + step, None, :], out=out[a:a + step])
+    list(pool.map(rows, range(0, len(x), step)))
+
+
+def _large(x, g, out):
+    return out.size >= THREADED_ABOVE and type(out) is np.ndarray
+
+
+def register():
+    """Have the per-sample Jacobian write large blocks with several threads."""
+    from ..optim import jacobian
+    jacobian.outer_rows.accelerate(outer_rows, when=_large)
