@@ -26,7 +26,7 @@ from .compiled import CompiledStep
 from .trace import NotTraceable, Program, trace
 
 
-def compiled_kernels():
+def compiled_kernels() -> dict[str, bool]:
     """Which optional C kernels were built and loaded: {"lstm": bool, "adam": bool}."""
     return {"lstm": lstm_native.available(), "adam": adam.available()}
 

@@ -8,6 +8,7 @@ page-faulted in every step, so those passes write into ``scratch`` arrays.
 """
 import ctypes
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -20,7 +21,7 @@ _LIB = load_extension("retrograd.accel._adam_kernel", {
     name: ([ctypes.c_long] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 7, None) for name in _KERNELS.values()})
 
 
-def available():
+def available() -> bool:
     """Whether the compiled update was built and is switched on."""
     return _LIB is not None
 
@@ -29,7 +30,8 @@ def _fits(dtype, *arrays):
     return all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
 
 
-def compiled_update(p, g, m, v, v_max, beta1, beta2, eps, step_size, bias2_sqrt):
+def compiled_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, v_max: Optional[np.ndarray],
+                    beta1: float, beta2: float, eps: float, step_size: float, bias2_sqrt: float) -> bool:
     """Adam's step on p, m, v (and v_max for AMSGrad, else None) in place; False, touching
     nothing, unless all are C-contiguous NumPy arrays of p's float dtype (float32 or float64)."""
     name = _KERNELS.get(p.dtype) if _LIB is not None and type(p) is np.ndarray else None
@@ -42,7 +44,7 @@ def compiled_update(p, g, m, v, v_max, beta1, beta2, eps, step_size, bias2_sqrt)
     return True
 
 
-def update(p, g, state, group):
+def update(p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
     """``Adam.update`` on NumPy arrays: the compiled pass if it takes them, else the NumPy passes."""
     b1, b2 = group["betas"]
     t = state["step"] = state["step"] + 1
@@ -79,6 +81,6 @@ def _on_numpy(p, g, state, group):
     return type(p) is np.ndarray and type(g) is np.ndarray
 
 
-def register():
+def register() -> None:
     """Run Adam's rule (and AdamW's, AMSGrad's) on NumPy arrays by ``update``."""
     Adam.accelerate_update(update, when=_on_numpy)

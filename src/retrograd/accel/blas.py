@@ -14,11 +14,12 @@ holds, and the setting found before the first is restored after the last.
 import contextlib
 import os
 import threading
+from typing import Any, ContextManager, Iterator, Optional, Union
 
 _LOCK = threading.Lock()
-_LIBS = []          # the BLAS libraries' thread controllers, looked up once (empty list: none reachable)
-_ACTIVE = []        # the limits in force, from every thread
-_BEFORE = []        # each library's setting before the first of them
+_LIBS: list = []          # the BLAS libraries' thread controllers, looked up once (empty list: none reachable)
+_ACTIVE: list[int] = []        # the limits in force, from every thread
+_BEFORE: list[int] = []        # each library's setting before the first of them
 
 
 def _libraries():
@@ -38,7 +39,7 @@ def _set(libs, counts):
 
 
 @contextlib.contextmanager
-def blas_threads(n):
+def blas_threads(n: int) -> Iterator[None]:
     """Run the block with the BLAS libraries limited to ``n`` threads (or fewer, if another block asks)."""
     if os.environ.get("RETROGRAD_BLAS_SINGLE_THREAD", "1") == "0":
         yield
@@ -65,7 +66,7 @@ def blas_threads(n):
 SMALL_STEP = 1 << 21
 
 
-def fit_policy(setting, batch_rows, n_params):
+def fit_policy(setting: Union[str, int, None], batch_rows: int, n_params: int) -> ContextManager[Any]:
     """The BLAS limit for a training run: ``setting`` is fit's ``blas_threads`` argument.
 
     ``'auto'``: 1 thread when ``batch_rows * n_params`` is below ``SMALL_STEP``, else
@@ -80,7 +81,7 @@ def fit_policy(setting, batch_rows, n_params):
     return blas_threads(int(setting))
 
 
-def register():
+def register() -> None:
     """Have fit limit BLAS's threads by ``fit_policy``."""
     from ..training import threads
     threads.blas_threads.accelerate(fit_policy)

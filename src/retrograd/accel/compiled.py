@@ -20,6 +20,7 @@ runs eagerly.
 """
 import threading
 import weakref
+from typing import Any, Optional
 
 import numpy as np
 
@@ -27,12 +28,12 @@ from ..autograd.tensor import Tensor
 from .trace import NotTraceable, Program, Recorder
 
 _TRACE, _CHECK, _REPLAY, _EAGER = range(4)
-_SHELVES = weakref.WeakKeyDictionary()   # model -> {configuration: (references, {batch key: Program})}
+_SHELVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> {configuration: (references, {batch key: Program})}
 _SHELVES_LOCK = threading.Lock()         # threads that train different models share the dictionary
 _MAX_CONFIGURATIONS = 8                  # per model; more means settings keep changing: start over
 
 
-def model_is_traceable(model, loss_fn):
+def model_is_traceable(model: Any, loss_fn: Any) -> bool:
     """Every module of the model, and the loss, declares itself a fixed sequence of primitives."""
     modules = list(model.modules()) if hasattr(model, "modules") else [model]
     if not all(getattr(m, "traceable", False) for m in modules):
@@ -59,7 +60,7 @@ class CompiledStep:
     share its checked programs.
     """
 
-    def __init__(self, model, loss_fn, params=None):
+    def __init__(self, model: Any, loss_fn: Any, params: Optional[list] = None) -> None:
         self.model = model
         self.loss_fn = loss_fn
         self.params = list(model.parameters()) if params is None else list(params)
@@ -67,7 +68,7 @@ class CompiledStep:
         self.stage = {key: (_REPLAY, program) for key, program in self._shelf().items()}
         self.replays = 0      # steps served by a replay (for tests and curiosity)
 
-    def __call__(self, xb, yb):
+    def __call__(self, xb: Tensor, yb: Tensor) -> np.ndarray:
         """Set every parameter's ``.grad`` for this batch (grads must be cleared) and return the loss array."""
         x, y = xb.data, yb.data
         key = (x.shape, x.dtype, y.shape, y.dtype, self.model.training)
@@ -143,7 +144,7 @@ def _reference(obj):
         return lambda: obj
 
 
-def configuration(model, loss_fn, params, named):
+def configuration(model: Any, loss_fn: Any, params: list, named: list) -> tuple:
     """A hashable summary of everything a trace may have baked in besides array values.
 
     Per module: its type and its settings (plain values by value, anything else
@@ -156,7 +157,7 @@ def configuration(model, loss_fn, params, named):
         modules += list(loss_fn.modules())
     else:
         named.append(loss_fn)
-    parts = [("loss", id(loss_fn) if not hasattr(loss_fn, "modules") else None)]
+    parts: list = [("loss", id(loss_fn) if not hasattr(loss_fn, "modules") else None)]
     for m in modules:
         settings = tuple(sorted((k, _setting(v, named)) for k, v in vars(m).items()
                                 if k not in ("_parameters", "_modules", "_buffers", "_buffer_names")))
@@ -182,12 +183,12 @@ def _for_fit(model, loss_fn, params, forced):
     return forced or model_is_traceable(model, loss_fn)
 
 
-def make_step(model, loss_fn, params, forced):
+def make_step(model: Any, loss_fn: Any, params: list, forced: bool) -> CompiledStep:
     """fit's compiled step: a CompiledStep over ``params``."""
     return CompiledStep(model, loss_fn, params)
 
 
-def register():
+def register() -> None:
     """Have fit replay the training step where the model and loss allow it."""
     from ..training import compiled
     compiled.compiled_step.accelerate(make_step, when=_for_fit)

@@ -19,6 +19,7 @@ kh*kw strided maxima in the input's memory order.
 import itertools
 import math
 import os
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -145,7 +146,8 @@ def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
     return _batch_first(z)
 
 
-def conv(x, w, b, stride, padding, dilation, groups):
+def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: tuple, padding: tuple, dilation: tuple,
+         groups: int) -> tuple[np.ndarray, np.ndarray]:
     """The convolution; also returns its patches, which the weight gradient reuses.
 
     The output is an (N, out, *S) view over batch-last memory, so the next
@@ -173,7 +175,10 @@ def conv(x, w, b, stride, padding, dilation, groups):
     return _batch_first(y.reshape((out_ch,) + outs + (n,))), cols
 
 
-def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved=None):
+def conv_vjp(m: Any, needs: Sequence[bool], g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray,
+             b: np.ndarray, stride: tuple, padding: tuple, dilation: tuple, groups: int,
+             saved: Optional[np.ndarray] = None) -> tuple:
+    """The convolution's gradients: three products (two shared with the helper thread when mid-sized) and a col2im."""
     d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
     cols_n = n * math.prod(outs)
@@ -225,7 +230,7 @@ def _tiles(x, kernel, stride, padding):
             for offs in itertools.product(*(range(k) for k in kernel))]
 
 
-def max_pool(x, kernel, stride, padding):
+def max_pool(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
     """Windows that tile x exactly (the common 2x2/2): the maximum of kh*kw strided views."""
     tiles = _tiles(x, kernel, stride, padding)
     y = recycled_like("pool", x[tiles[0]])                     # keep x's memory order (batch-last after conv)
@@ -235,7 +240,9 @@ def max_pool(x, kernel, stride, padding):
     return y
 
 
-def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
+def max_pool_vjp(m: Any, needs: Sequence[bool], g: np.ndarray, out: np.ndarray, x: np.ndarray, kernel: tuple,
+                 stride: tuple, padding: tuple) -> tuple:
+    """The gradient to each tile's first maximum, in out's memory order."""
     # The tiles cover x exactly, so every element of gx is written. Working in
     # out's memory order (batch-last after a conv) keeps every pass contiguous.
     tiles = _tiles(x, kernel, stride, padding)
@@ -258,7 +265,7 @@ def _tiled_numpy(x, kernel, stride, padding):
     return type(x) is np.ndarray and _tiles(x, kernel, stride, padding) is not None
 
 
-def register():
+def register() -> None:
     """Put the fused convolution and the tiled max-pool in front of the reference ops, for NumPy arrays."""
     OPS["conv"].accelerate(forward=conv, vjp=conv_vjp, when=_on_numpy)
     OPS["max_pool"].accelerate(forward=max_pool, vjp=max_pool_vjp, when=_tiled_numpy)

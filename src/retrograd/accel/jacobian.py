@@ -14,7 +14,7 @@ WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaf
 THREADED_ABOVE = 1 << 20          # elements of J's block
 
 
-def outer_rows(x, g, out):
+def outer_rows(x: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
     """out[n] = outer(x[n], g[n]), the rows split over the helper threads."""
     pool = helper_thread("jacobian", WORKERS)
     step = -(-len(x) // WORKERS)
@@ -28,7 +28,7 @@ def _large(x, g, out):
     return out.size >= THREADED_ABOVE and type(out) is np.ndarray
 
 
-def register():
+def register() -> None:
     """Have the per-sample Jacobian write large blocks with several threads."""
     from ..optim import jacobian
     jacobian.outer_rows.accelerate(outer_rows, when=_large)

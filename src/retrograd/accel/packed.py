@@ -127,7 +127,7 @@ class Pack:
                 d[k] = self.state[k]
 
 
-def packed_step(optimizer, group, params, grads):
+def packed_step(optimizer: Optimizer, group: dict, params: list, grads: list) -> tuple[list, list]:
     """Update the group's small parameters as one flat array; returns the (params, grads) left over.
 
     Small arrays cost call overhead, not arithmetic, so they share one update;
@@ -153,6 +153,6 @@ def _elementwise(optimizer, group):
     return optimizer.elementwise
 
 
-def register():
+def register() -> None:
     """Pack the small parameters of every optimizer whose rule is elementwise."""
     Optimizer.accelerate_step(packed_step, when=_elementwise)

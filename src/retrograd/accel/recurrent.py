@@ -23,6 +23,8 @@ their reference code with BLAS on one thread: their steps are chains of small
 products, which a second BLAS thread only slows (measured on the shared
 2-core machine).
 """
+from typing import Any, Optional, Sequence
+
 import numpy as np
 
 from ..autograd.ops.registry import OPS
@@ -30,6 +32,9 @@ from . import lstm_native
 from .blas import blas_threads
 from .scattered import Scattered, dense
 from .workspace import helper_thread, recycled, scratch
+
+
+A = np.ndarray
 
 
 def _steps(T, reverse):
@@ -49,13 +54,14 @@ def _kernel_layout(a):
 # --------------------------------------------------------------------- compiled
 
 
-def native_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def native_forward(x: A, h0: A, c0: A, w_ih: A, w_hh: A, b_ih: A, b_hh: A, reverse: bool = False) -> tuple[A, A]:
     """The op's forward by the compiled loops: (2, T, B, H) view of the states, and the kernel's acts."""
     states, acts = lstm_native.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
     return _op_layout(states), acts
 
 
-def native_vjp(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, saved=None):
+def native_vjp(m: Any, needs: Sequence[bool], g: Any, out: A, x: A, h0: A, c0: A, w_ih: A, w_hh: A, b_ih: A, b_hh: A,
+               reverse: bool = False, saved: Optional[A] = None) -> tuple:
     """The op's VJP by the compiled BPTT, from ``native_forward``'s output and acts; g may be lazy."""
     dx, dh0, dc0, dw = lstm_native.lstm_backward(saved, _kernel_layout(out), x, h0, c0, _live_steps(g), w_ih, w_hh,
                                                  want_dx=needs[0], want_dh0=needs[1], want_dw=any(needs[3:]),
@@ -87,14 +93,15 @@ def _live_steps(g):
 # --------------------------------------------------------------------- NumPy loops
 
 
-def numpy_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def numpy_forward(x: A, h0: A, c0: A, w_ih: A, w_hh: A, b_ih: A, b_hh: A, reverse: bool = False) -> tuple[A, A]:
     """The op's forward by the NumPy loops in the kernel's layout, with BLAS on one thread."""
     with blas_threads(1):
         states, acts = _numpy_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
     return _op_layout(states), acts
 
 
-def numpy_vjp(m, needs, g, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, saved=None):
+def numpy_vjp(m: Any, needs: Sequence[bool], g: Any, out: A, x: A, h0: A, c0: A, w_ih: A, w_hh: A, b_ih: A, b_hh: A,
+              reverse: bool = False, saved: Optional[A] = None) -> tuple:
     """The op's VJP by the NumPy loops, from ``numpy_forward``'s output and acts; g may be lazy."""
     with blas_threads(1):
         return _numpy_backward(needs, _kernel_layout(dense(g)), _kernel_layout(out), x, h0, c0, w_ih, w_hh,
@@ -327,7 +334,7 @@ def _compiled_takes(*arrays, **params):
     return lstm_native.usable(*arrays)
 
 
-def register():
+def register() -> None:
     """Put the compiled LSTM loops (where built), then the NumPy ones, in front of the reference ops."""
     lstm = OPS["lstm_seq"]
     if lstm_native.available():

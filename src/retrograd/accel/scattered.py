@@ -16,9 +16,12 @@ The lazy rules of ``getitem`` and ``transpose`` are registered as their
 ``create_graph``) calls those, so VJP rules called elsewhere (the trace replay,
 the per-sample Jacobian) keep getting dense arrays.
 """
+from typing import Any, Optional, Sequence
+
 import numpy as np
 
 from ..autograd.ops.registry import OPS, LazyCotangent
+from ..autograd.ops.shape import getitem_vjp, transpose_vjp
 
 
 class Scattered(LazyCotangent):
@@ -91,18 +94,19 @@ def through_getitem(g, index, x_shape):
     return Scattered(tuple(x_shape), idx, g)
 
 
-def getitem_lazy_vjp(m, needs, g, out, x, index):
+def getitem_lazy_vjp(m: Any, needs: Sequence[bool], g: Any, out: Any, x: np.ndarray, index: Any) -> tuple:
     """x[index]'s cotangent kept lazy where the index is basic; else the reference rule."""
     share = through_getitem(g, index, x.shape)
     if share is None:
-        return _GETITEM.vjp(m, needs, dense(g), out, x, index)
+        return getitem_vjp(m, needs, dense(g), out, x, index)
     return (share,)
 
 
-def transpose_lazy_vjp(m, needs, g, out, x, axes=None):
+def transpose_lazy_vjp(m: Any, needs: Sequence[bool], g: Any, out: Any, x: np.ndarray,
+                       axes: Optional[tuple] = None) -> tuple:
     """A lazy cotangent transposed back as it is; a dense one by the reference rule."""
     if type(g) is not Scattered:
-        return _TRANSPOSE.vjp(m, needs, g, out, x, axes)
+        return transpose_vjp(m, needs, g, out, x, axes)
     perm = range(x.ndim - 1, -1, -1) if axes is None else np.argsort(axes).tolist()
     return (g.transposed(perm),)
 
@@ -114,7 +118,7 @@ def _numpy_input(x, **params):
     return type(x) is np.ndarray
 
 
-def register():
+def register() -> None:
     """Keep the cotangents of basic indexing of NumPy arrays lazy through indexing and transposes."""
     _GETITEM.accelerate(lazy_vjp=getitem_lazy_vjp, when=_numpy_input)
     _TRANSPOSE.accelerate(lazy_vjp=transpose_lazy_vjp, when=_numpy_input)

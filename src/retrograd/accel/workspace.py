@@ -88,7 +88,7 @@ def recycled_like(tag, a):
     return buf.transpose(np.argsort(order))
 
 
-_HELPERS = {}
+_HELPERS: dict = {}
 _HELPERS_LOCK = threading.Lock()   # two threads asking at once get the same executor
 
 

@@ -8,6 +8,7 @@ import contextvars
 import functools
 import itertools
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def enable_grad(fn=None):
     return ctx(fn) if fn is not None else ctx
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """Whether operations record the graph in the calling thread."""
     return GRAD_MODE.get()
 
@@ -259,15 +260,15 @@ def _to_array(data, dtype=None):
 _CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backward sweep (next() is atomic)
 # Objects told of every primitive applied in this thread (the replay compiler's recorder,
 # retrograd.accel.trace); apply() reports to the innermost. Per thread, like grad mode.
-_RECORDERS = contextvars.ContextVar("retrograd_recorders", default=())
+_RECORDERS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("retrograd_recorders", default=())
 
 
-def start_recording(recorder):
+def start_recording(recorder: Any) -> contextvars.Token:
     """Have ``recorder.note(op, args, kw, out)`` called for every primitive this thread applies; returns a token."""
     return _RECORDERS.set(_RECORDERS.get() + (recorder,))
 
 
-def stop_recording(token):
+def stop_recording(token: contextvars.Token) -> None:
     """Undo the ``start_recording`` that returned ``token``."""
     _RECORDERS.reset(token)
 

@@ -1,5 +1,6 @@
 """The base Optimizer: parameter groups, lazy per-parameter state, weight decay, clipping, state_dict."""
 import math
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -7,8 +8,8 @@ from ..autograd.ops.registry import acceleration_enabled
 from ..autograd.tensor import GRAD_MODE, Tensor
 
 _COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
-_UPDATES = {}        # an update rule (function) -> its faster versions: ((when, version), ...)
-_GROUP_STEPS = ()    # faster ways to update a group's parameters together: ((when, group_step), ...)
+_UPDATES: dict[Any, tuple] = {}        # an update rule (function) -> its faster versions: ((when, version), ...)
+_GROUP_STEPS: tuple = ()    # faster ways to update a group's parameters together: ((when, group_step), ...)
 
 
 class Optimizer:
@@ -125,7 +126,7 @@ class Optimizer:
                 st = state[id(p)] = init(p.data, group)
             self.apply_update(p.data, g, st, group)
 
-    def apply_update(self, p, g, state, group):
+    def apply_update(self, p: Any, g: Any, state: dict, group: dict) -> None:
         """Run ``update`` on one parameter's arrays, or a faster version of this rule where one applies."""
         versions = _UPDATES.get(type(self).update)
         if versions and acceleration_enabled():
@@ -137,7 +138,8 @@ class Optimizer:
 
     # ----------------------------------------------------------- faster versions (retrograd.accel)
     @classmethod
-    def accelerate_update(cls, version, when=None):
+    def accelerate_update(cls, version: Callable[..., None],
+                          when: Optional[Callable[..., bool]] = None) -> Callable[..., None]:
         """Register a faster ``version(p, g, state, group)`` of this class's ``update`` (from retrograd.accel).
 
         It must give the rule's result; it serves the subclasses that keep the
@@ -148,7 +150,8 @@ class Optimizer:
         return version
 
     @staticmethod
-    def accelerate_step(group_step, when=None):
+    def accelerate_step(group_step: Callable[..., tuple],
+                        when: Optional[Callable[..., bool]] = None) -> Callable[..., tuple]:
         """Register a faster way to update a group's parameters together (from retrograd.accel).
 
         ``group_step(optimizer, group, params, grads)`` updates some of the

@@ -42,16 +42,18 @@ import contextvars
 import dis
 import inspect
 import os
+from typing import Any, Callable, Optional
 
 from .. import tensor as _tensor
 
-OPS = {}
+OPS: dict[str, "Op"] = {}
+Predicate = Optional[Callable[..., bool]]   # when(...): whether a faster version applies (None: always)
 
 _ACCELERATION = contextvars.ContextVar(
     "retrograd_acceleration", default=os.environ.get("RETROGRAD_ACCEL", "1") != "0")
 
 
-def acceleration_enabled():
+def acceleration_enabled() -> bool:
     """Whether the faster versions registered by ``retrograd.accel`` may run in this thread."""
     return _ACCELERATION.get()
 
@@ -64,15 +66,14 @@ class enable_acceleration:
     (``RETROGRAD_ACCEL=0``: off), as they do for grad mode.
     """
 
-    def __init__(self, flag):
+    def __init__(self, flag: bool) -> None:
         self._token = _ACCELERATION.set(bool(flag))
 
-    def __enter__(self):
+    def __enter__(self) -> "enable_acceleration":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _ACCELERATION.reset(self._token)
-        return False
 
 
 class LazyCotangent:
@@ -85,7 +86,8 @@ class LazyCotangent:
     """
     __slots__ = ()
 
-    def dense(self):
+    def dense(self) -> Any:
+        """The cotangent as an ordinary array."""
         raise NotImplementedError
 
 
@@ -100,23 +102,24 @@ class Op:
     __slots__ = ("name", "forward", "vjp", "saves", "vjp_reads", "composite", "reference", "versions",
                  "lazy_vjp")
 
-    def __init__(self, name, forward, saves=False):
+    def __init__(self, name: str, forward: Callable[..., Any], saves: bool = False) -> None:
         self.name = name
         self.forward = forward
-        self.vjp = None
+        self.vjp: Optional[Callable[..., Any]] = None
         self.saves = saves
-        self.vjp_reads = None
-        self.composite = None
-        self.reference = self
-        self.versions = ()       # (when, accelerated Op), tried in order while acceleration is on
-        self.lazy_vjp = None
+        self.vjp_reads: Optional[tuple[bool, ...]] = None
+        self.composite: Optional[Callable[..., Any]] = None
+        self.reference: Op = self
+        self.versions: tuple[tuple[Predicate, Op], ...] = ()   # tried in order while acceleration is on
+        self.lazy_vjp: Optional[Callable[..., Any]] = None
 
-    def defvjp(self, rule):
+    def defvjp(self, rule: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
+        """Declare the op's VJP rule ``rule(m, needs, g, out, *inputs, **params)``."""
         self.vjp = rule
         self.vjp_reads = _reads_of(rule)
         return rule
 
-    def defcomposite(self, composite):
+    def defcomposite(self, composite: Callable[..., Any]) -> Callable[..., Any]:
         """Declare the op as recorded primitives: ``composite(*inputs, **params)`` -> a Tensor like the output.
 
         Under ``create_graph`` the engine differentiates the composite instead
@@ -126,7 +129,8 @@ class Op:
         self.composite = composite
         return composite
 
-    def accelerate(self, *, forward=None, vjp=None, lazy_vjp=None, when=None):
+    def accelerate(self, *, forward: Optional[Callable[..., Any]] = None, vjp: Optional[Callable[..., Any]] = None,
+                   lazy_vjp: Optional[Callable[..., Any]] = None, when: Predicate = None) -> "Op":
         """Register a faster version of this op (from ``retrograd.accel`` only); returns it.
 
         ``forward`` / ``vjp`` replace the reference's (either may be left out;
@@ -149,7 +153,7 @@ class Op:
         self.versions = self.versions + ((when, version),)
         return version
 
-    def pick(self, arrays, kw):
+    def pick(self, arrays: list[Any], kw: dict[str, Any]) -> "Op":
         """The version to run on these arrays: the first registered one that applies, else the op itself."""
         if _ACCELERATION.get():
             for when, version in self.versions:
@@ -157,10 +161,10 @@ class Op:
                     return version
         return self
 
-    def __call__(self, *args, **kw):
+    def __call__(self, *args: Any, **kw: Any) -> Any:
         return _tensor.apply(self, *args, **kw)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = "primitive" if self.reference is self else "accelerated primitive"
         return f"<{kind} {self.name}>"
 
@@ -179,25 +183,25 @@ class Accelerated:
     A call runs the first version whose ``when`` holds for the arguments, or
     the reference (always, when acceleration is switched off).
     """
-    def __init__(self, reference):
+    def __init__(self, reference: Callable[..., Any]) -> None:
         self.reference = reference
-        self.versions = ()
+        self.versions: tuple[tuple[Predicate, Callable[..., Any]], ...] = ()
         self.__name__ = reference.__name__
         self.__doc__ = reference.__doc__
 
-    def accelerate(self, version, when=None):
+    def accelerate(self, version: Callable[..., Any], when: Predicate = None) -> Callable[..., Any]:
         """Register ``version`` (same arguments and result) for the calls where ``when(...)`` holds."""
         self.versions = self.versions + ((when, version),)
         return version
 
-    def __call__(self, *args, **kw):
+    def __call__(self, *args: Any, **kw: Any) -> Any:
         if self.versions and _ACCELERATION.get():
             for when, version in self.versions:
                 if when is None or when(*args, **kw):
                     return version(*args, **kw)
         return self.reference(*args, **kw)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<accelerated function {self.__name__} ({len(self.versions)} versions)>"
 
 
