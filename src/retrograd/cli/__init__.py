@@ -64,6 +64,14 @@ def build_parser():
     pl = sub.add_parser("plot", help="draw a run directory's figures (curves, confusion matrix, weights, ...)")
     pl.add_argument("run", help="run directory")
 
+    ex = sub.add_parser("export", help="write a trained run's model as ONNX (raw features in, probabilities out)")
+    ex.add_argument("run", help="run directory written by `retrograd train`")
+    ex.add_argument("--format", default="onnx", choices=("onnx",), help="file format (default onnx)")
+    ex.add_argument("-o", "--output", metavar="FILE", help="output file (default RUN/model.onnx)")
+    ex.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default 17)")
+    ex.add_argument("--no-scaling", action="store_true", help="leave the input scaling out of the graph")
+    ex.add_argument("--logits", action="store_true", help="no softmax/sigmoid on the output")
+
     gc = sub.add_parser("gradcheck", help="check a configured model's gradients against finite differences")
     _add_config_flags(gc)
     gc.add_argument("--examples", type=int, default=4, help="training examples in the checked loss (default 4)")
@@ -120,6 +128,10 @@ def _dispatch(args, parser):
     if args.command == "plot":
         from .plot_cmd import run_plot
         return run_plot(args.run)
+    if args.command == "export":
+        from .export_cmd import run_export
+        return run_export(args.run, args.format, args.output, args.opset, scaling=not args.no_scaling,
+                          probabilities=not args.logits)
     if args.command == "gradcheck":
         from .gradcheck_cmd import run_gradcheck
         return run_gradcheck(args.config, overrides_from(args, parser), examples=args.examples, order=args.order)

@@ -1,0 +1,86 @@
+"""`retrograd export RUN_DIR`: every shipped example config, trained briefly, gives a file onnxruntime runs
+with retrograd's outputs (raw features in, probabilities out) to 1e-5."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import retrograd as rg
+from retrograd.cli import main
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
+SHORT = {"xor_classic.toml": [], "two_spirals_rprop.toml": [], "digits_sgd.toml": [],
+         "mnist1d_mlp.toml": ["--set", "data.limit=200"], "csv_template.json": []}
+
+
+def _csv(path, rng, n):
+    X = rng.standard_normal((n, 4)) * [1, 10, 0.1, 3] + [0, 50, -2, 1]
+    label = (X[:, 0] + X[:, 1] / 10 > 5).astype(int) + (X[:, 3] > 1)
+    rows = ["a,b,c,d,label"] + [",".join(f"{v:.5f}" for v in x) + f",{k}" for x, k in zip(X, label)]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_every_example_config_is_covered():
+    assert sorted(p.name for p in CONFIGS.iterdir() if p.suffix in (".toml", ".json")) == sorted(SHORT)
+
+
+@pytest.mark.parametrize("config", sorted(SHORT))
+def test_export_of_a_trained_run(tmp_path, capsys, config):
+    if config == "mnist1d_mlp.toml":
+        pytest.importorskip("mnist1d")
+    extra = list(SHORT[config])
+    if config == "csv_template.json":
+        rng = np.random.default_rng(0)
+        _csv(tmp_path / "train.csv", rng, 80)
+        _csv(tmp_path / "test.csv", rng, 30)
+        extra += ["--path", str(tmp_path / "train.csv"), "--test-path", str(tmp_path / "test.csv")]
+    run = tmp_path / "run"
+    assert main(["train", str(CONFIGS / config), "--epochs", "2", "--no-plots", "-q", "--out", str(run)] + extra) == 0
+    assert main(["export", str(run)]) == 0
+    assert "model.onnx" in capsys.readouterr().out
+    path = run / "model.onnx"
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+    from retrograd.cli.export_cmd import output_activation
+    from retrograd.cli.rundir import Run
+    r = Run(run)
+    n_in = r.info["n_inputs"]
+    scaler = r.scaler()                                # raw features around the training data's own scale
+    rng = np.random.default_rng(1)
+    if scaler is None:
+        raw = rng.standard_normal((50, n_in)).astype(np.float32)
+    else:
+        raw = scaler.inverse_transform(rng.standard_normal((50, n_in))).astype(np.float32)
+    scaled = (scaler.transform(raw) if scaler is not None else raw).astype(np.float32)
+    model = r.model().eval()
+    with rg.no_grad():
+        want = model(rg.tensor(scaled)).data
+    act = output_activation(r.info, r.config)
+    if act == "softmax":
+        want = np.exp(want - want.max(axis=1, keepdims=True))
+        want /= want.sum(axis=1, keepdims=True)
+    elif act == "sigmoid":
+        want = 1 / (1 + np.exp(-want))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"features": raw})[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    if act == "softmax":
+        np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
+    assert session.get_inputs()[0].shape[0] == "batch"
+
+    # --no-scaling --logits: the bare network, on the features it was trained on
+    assert main(["export", str(run), "--no-scaling", "--logits", "-o", str(tmp_path / "bare.onnx")]) == 0
+    with rg.no_grad():
+        bare = model(rg.tensor(scaled)).data
+    got = ort.InferenceSession(str(tmp_path / "bare.onnx")).run(None, {"features": scaled})[0]
+    np.testing.assert_allclose(got, bare, rtol=0, atol=1e-5)
+
+
+def test_export_errors(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nope")]) == 2
+    assert "run directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                                          # argparse refuses the choice
+        main(["export", str(tmp_path), "--format", "tflite"])
