@@ -148,7 +148,7 @@ def _randomise_stats(bn):
     (lambda: nn.LayerNorm(6), (3, 6)),
     (lambda: nn.LayerNorm((4, 6), elementwise_affine=False), (2, 3, 4, 6)),
 ])
-@pytest.mark.parametrize("opset", [13, 17])
+@pytest.mark.parametrize("opset", [13, 17, 18])      # 18: ReduceMean takes its axes as an input
 def test_normalisation(tmp_path, make, x_shape, opset):
     layer = make()
     if isinstance(layer, nn.LayerNorm) and layer.weight is not None:

@@ -141,6 +141,9 @@ TORCH_MODELS = {
                                         torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 4, 3, groups=2),
                                         torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(16, 3)),
             (3, 1, 12, 12)),
+    "cnn3d": (lambda: torch.nn.Sequential(torch.nn.Conv3d(2, 4, (3, 2, 3), stride=(1, 2, 1), padding=(1, 0, 1),
+                                                          groups=2), torch.nn.MaxPool3d(2), torch.nn.Flatten(),
+                                          torch.nn.Linear(4 * 2 * 1 * 3, 2)), (2, 2, 4, 5, 6)),
     "lstm": (lambda: LastStep(torch.nn.LSTM(3, 5, num_layers=2, batch_first=True, bidirectional=True)), (3, 6, 3)),
     "gru": (lambda: LastStep(torch.nn.GRU(3, 5, batch_first=True)), (3, 6, 3)),
 }

@@ -60,7 +60,7 @@ def recurrent(ctx: GraphBuilder, module: Any, inputs: list, path: str) -> list:
             attrs["linear_before_reset"] = 1
         if mode == "RNN":
             attrs["activations"] = ["Relu" if module.nonlinearity == "relu" else "Tanh"] * D
-        outs = ctx.node(mode, ins, lpath, outputs=3 if mode == "LSTM" else 2, **attrs)
+        outs = ctx.node_outputs(mode, ins, lpath, 3 if mode == "LSTM" else 2, **attrs)
         y = outs[0]                                                    # (T, D, B, H)
         if D == 1:
             seq = ctx.squeeze(y, [1], lpath)

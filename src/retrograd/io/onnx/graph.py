@@ -8,7 +8,7 @@ shapes never end up as constants that would pin the batch size (converters use
 ONNX's ``0`` / ``-1`` reshape codes and shape-free ops for that).
 """
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -93,19 +93,22 @@ class GraphBuilder:
         return Value(name, np.asarray(example.data if isinstance(example, Tensor) else example))
 
     # ------------------------------------------------------------ nodes
-    def node(self, op_type: str, inputs: Sequence[str], path: str, outputs: int = 1,
-             **attrs: Any) -> Union[str, list]:
-        """Add one node; returns its output name (or the list of names when ``outputs`` > 1).
+    def node(self, op_type: str, inputs: Sequence[str], path: str, **attrs: Any) -> str:
+        """Add one node with one output; returns the output's name.
 
         An input given as ``""`` is an omitted optional input. Attributes whose
         value is None are left out.
         """
+        return self.node_outputs(op_type, inputs, path, 1, **attrs)[0]
+
+    def node_outputs(self, op_type: str, inputs: Sequence[str], path: str, count: int, **attrs: Any) -> list:
+        """Add one node with ``count`` outputs; returns their names."""
         base = f"{path}/{op_type}" if path else op_type
-        outs = [self.fresh(f"{base}_out" if outputs == 1 else f"{base}_out{k}") for k in range(outputs)]
+        outs = [self.fresh(f"{base}_out" if count == 1 else f"{base}_out{k}") for k in range(count)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), outs, name=self.fresh(base),
                                                      **attrs))
-        return outs[0] if outputs == 1 else outs
+        return outs
 
     # ------------------------------------------------------------ opset-dependent forms
     def reduce(self, op_type: str, x: str, axes: Sequence[int], path: str, keepdims: bool = True) -> str:

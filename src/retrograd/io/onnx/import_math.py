@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ...autograd import functions as F
-from .import_util import axis, data, ints, is_tensor, scalar, unsupported
+from .import_util import axis, data, ints, is_tensor, scalar
 
 
 def _unary(fn: Callable[[Any], Any]) -> Callable:
@@ -165,14 +165,13 @@ def _reduction(kind: str, since: int = 18) -> Callable:
             return [F.sqrt(F.sum(x * x, axis=axes, keepdims=keep))]
         if kind == "log_sum":
             return [F.log(F.sum(x, axis=axes, keepdims=keep))]
-        if not is_tensor(x):
-            fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod}.get(kind)
-            if fn is not None:
-                return [fn(data(x), axis=axes, keepdims=keep)]
+        if not is_tensor(x) and kind in _NUMPY_REDUCE:
+            return [_NUMPY_REDUCE[kind](data(x), axis=axes, keepdims=keep)]
         return [getattr(F, kind)(x, axis=axes, keepdims=keep)]
     return op
 
 
+_NUMPY_REDUCE: dict = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod}
 _EMPTY = {"sum": 0, "sum_square": 0, "l1": 0, "l2": 0, "prod": 1, "mean": np.nan, "max": -np.inf,
           "min": np.inf, "logsumexp": -np.inf, "log_sum": -np.inf}
 

@@ -4,6 +4,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ...autograd import functions as F
+from ...autograd.ops.registry import OPS as PRIMITIVES
+from ...autograd.tensor import apply
 from ...nn import functional as NF
 from .errors import OnnxLoadError
 from .import_util import data, unsupported
@@ -11,13 +13,6 @@ from .import_util import data, unsupported
 _CONV = {1: NF.conv1d, 2: NF.conv2d}
 _MAX = {1: NF.max_pool1d, 2: NF.max_pool2d}
 _AVG = {1: NF.avg_pool1d, 2: NF.avg_pool2d}
-
-
-def _spatial(node: Any, x: Any) -> int:
-    d = data(x).ndim - 2
-    if d not in (1, 2):
-        raise unsupported(f"{node.where()} on a {d}-D input (only 1-D and 2-D)")
-    return d
 
 
 def _pads(node: Any, shape: tuple, kernel: list, strides: list, dilations: list) -> list:
@@ -54,15 +49,25 @@ def _padded(x: Any, pads: list, value: float) -> Any:
 def _conv(node: Any, args: list, opset: int) -> list:
     x, w = args[0], args[1]
     b = args[2] if len(args) > 2 else None
-    d = _spatial(node, x)
+    d = data(x).ndim - 2
+    if d < 1:
+        raise unsupported(f"{node.where()} on an input without spatial axes")
     kernel = list(node.attr("kernel_shape", data(w).shape[2:]))
     strides, dilations, pads = _geometry(node, x, kernel)
     if all(p == q for p, q in pads):
         padding = [p for p, _ in pads]
     else:
         x, padding = _padded(x, pads, 0.0), [0] * d
-    return [_CONV[d](x, w, b, stride=strides, padding=padding, dilation=dilations,
-                     groups=int(node.attr("group", 1)))]
+    groups = int(node.attr("group", 1))
+    if d in _CONV:
+        return [_CONV[d](x, w, b, stride=strides, padding=padding, dilation=dilations, groups=groups)]
+    # 3-D and up: the same primitive (it is written for any number of spatial axes)
+    if data(x).shape[1] != data(w).shape[1] * groups:
+        raise OnnxLoadError(f"input has {data(x).shape[1]} channels, weight {data(w).shape} with group={groups} "
+                            f"expects {data(w).shape[1] * groups}")
+    bias = b if b is not None else np.zeros(data(w).shape[0], data(w).dtype)
+    return [apply(PRIMITIVES["conv"], x, w, bias, stride=tuple(strides), padding=tuple(padding),
+                  dilation=tuple(dilations), groups=groups)]
 
 
 def _pool_common(node: Any, x: Any) -> tuple:

@@ -241,14 +241,15 @@ def _pad(node: Any, args: list, opset: int) -> list:
         axes = list(range(ndim))
     else:
         pads = ints(args[1])
-        value = scalar(args[2]) if len(args) > 2 and args[2] is not None else 0.0
+        given = scalar(args[2]) if len(args) > 2 and args[2] is not None else None
+        value = 0.0 if given is None else given
         axes = ints(args[3]) if len(args) > 3 and args[3] is not None else list(range(ndim))
     axes = [axis(a, ndim, node.where()) for a in axes]
-    widths = [[0, 0] for _ in range(ndim)]
+    signed = [(0, 0)] * ndim
     for k, a in enumerate(axes):
-        widths[a] = [pads[k], pads[k + len(axes)]]
-    crop = tuple(slice(-b if b < 0 else 0, e if e < 0 else None) for b, e in widths)
-    widths = [(max(b, 0), max(e, 0)) for b, e in widths]
+        signed[a] = (pads[k], pads[k + len(axes)])
+    crop = tuple(slice(-b if b < 0 else 0, e if e < 0 else None) for b, e in signed)
+    widths = [(max(b, 0), max(e, 0)) for b, e in signed]
     bounded([s + b + e for s, (b, e) in zip(data(x).shape, widths)], "Pad")
     if mode != "constant":
         y = _pad_by_index(x, widths, mode)

@@ -16,7 +16,7 @@ Expand, Range, Tile) are capped at ``MAX_CREATED_ELEMENTS``.
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -42,8 +42,8 @@ class Node:
     name: str
     inputs: list
     outputs: list
-    attrs: dict = field(default_factory=dict)
-    fn: Optional[Callable] = None
+    attrs: dict
+    fn: Callable[..., list]
 
     def attr(self, key: str, default: Any = None) -> Any:
         """Attribute ``key``, or ``default`` when the node does not set it."""
@@ -208,11 +208,17 @@ class OnnxModule(Module):
     name in the file.
     """
 
+    opset: int
+    source: str
+    input_names: list
+    output_names: list
+    onnx_names: dict
+
     def __init__(self, proto: Any, what: str = "the ONNX model", base_dir: Optional[str] = None):
         super().__init__()
         graph = proto.graph
-        object.__setattr__(self, "opset", _opset(proto, what))
-        object.__setattr__(self, "source", what)
+        self.opset = _opset(proto, what)
+        self.source = what
         if len(graph.sparse_initializer):
             raise OnnxLoadError(f"{what}: sparse initializers are not supported")
         init_names = [t.name for t in graph.initializer]
@@ -239,13 +245,13 @@ class OnnxModule(Module):
             if not v.type.HasField("tensor_type"):
                 raise OnnxLoadError(f"{what}: graph input/output {v.name!r} is of type {v.type.WhichOneof('value')}; "
                                     f"retrograd imports tensors only (no sequences, maps or optionals)")
-        object.__setattr__(self, "_nodes", nodes)
-        object.__setattr__(self, "_constants", constants)
-        object.__setattr__(self, "_param_attr", params)
-        object.__setattr__(self, "onnx_names", onnx_names)
-        object.__setattr__(self, "input_names", [n for n, _ in inputs])
-        object.__setattr__(self, "_float_inputs", {n for n, t in inputs if t in (1, 10, 11)})
-        object.__setattr__(self, "output_names", [v.name for v in graph.output])
+        self._nodes = nodes
+        self._constants = constants
+        self._param_attr = params
+        self.onnx_names = onnx_names
+        self.input_names = [n for n, _ in inputs]
+        self._float_inputs = {n for n, t in inputs if t in (1, 10, 11)}
+        self.output_names = [v.name for v in graph.output]
         self._check_order(what)
 
     # ------------------------------------------------------------ loading
