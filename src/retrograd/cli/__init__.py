@@ -48,6 +48,7 @@ def build_parser():
     train.add_argument("--out", dest="output.dir", metavar="DIR", help="run directory (default runs/NAME-TIME)")
     train.add_argument("--no-plots", action="store_true", help="do not draw figures")
     train.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress on stderr")
+    train.add_argument("--report", action="store_true", help="also write report.html (see `retrograd report`)")
 
     ev = sub.add_parser("evaluate", help="score a trained run on its test split or on a data file")
     ev.add_argument("run", help="run directory written by `retrograd train`")
@@ -63,6 +64,9 @@ def build_parser():
 
     pl = sub.add_parser("plot", help="draw a run directory's figures (curves, confusion matrix, weights, ...)")
     pl.add_argument("run", help="run directory")
+
+    rp = sub.add_parser("report", help="write a self-contained report.html for a run directory")
+    rp.add_argument("run", help="run directory")
 
     gc = sub.add_parser("gradcheck", help="check a configured model's gradients against finite differences")
     _add_config_flags(gc)
@@ -110,7 +114,7 @@ def _dispatch(args, parser):
         return run_demo(epochs=args.epochs, seed=args.seed)
     if args.command == "train":
         from .train import run_train
-        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet)
+        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet, report=args.report)
     if args.command == "evaluate":
         from .evaluate import run_evaluate
         return run_evaluate(args.run, args.data, args.target, as_json=args.json)
@@ -120,6 +124,9 @@ def _dispatch(args, parser):
     if args.command == "plot":
         from .plot_cmd import run_plot
         return run_plot(args.run)
+    if args.command == "report":
+        from .report_html import run_report
+        return run_report(args.run)
     if args.command == "gradcheck":
         from .gradcheck_cmd import run_gradcheck
         return run_gradcheck(args.config, overrides_from(args, parser), examples=args.examples, order=args.order)
