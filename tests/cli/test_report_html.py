@@ -7,6 +7,7 @@ import re
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ import pytest
 import retrograd as rg
 from retrograd.cli import main
 from retrograd.cli import html_charts as hc
-from retrograd.cli.report_sections import baselines, confusion_section, ReportData
+from retrograd.cli.report_sections import ReportData, baselines, confusion_section
+from retrograd.cli.rundir import Run
+from retrograd.cli.setup import load_raw
 from retrograd.training.parameter_norms import ParameterNorms, read_norms_csv
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
@@ -121,12 +124,35 @@ def test_report_command_errors_and_a_run_without_records(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
     run = tmp_path / "xor"
-    assert main(["train", "--data", "xor", "--epochs", "30", "--out", str(run), "--quiet", "--no-plots"]) == 0
-    for name in ("norms.csv", "insight.json"):
+    assert main(["train", "--data", "xor", "--epochs", "30", "--out", str(run), "--quiet", "--no-plots",
+                 "--optimizer", "lm", "--report"]) == 0
+    page = (run / "report.html").read_text()
+    assert "No gradients were recorded" in page and "Relative update" in page    # LM leaves no .grad
+    for name in ("norms.csv", "insight.json", "boundary.safetensors"):
         (run / name).unlink()                                 # a run from before the report existed
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
-    assert "Training curves" in page and "layer by layer" not in page
+    assert "Training curves" in page and "layer by layer" not in page and "Decision boundary" not in page
+
+
+def test_a_regression_report_has_the_mean_baseline_and_a_prediction_scatter(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    rg.data.save_csv(tmp_path / "reg.csv", X, X[:, 0] - 2 * X[:, 1], ["a", "b"], target="t")
+    run = tmp_path / "reg"
+    assert main(["train", "--data", "csv", "--path", str(tmp_path / "reg.csv"), "--target", "t", "--epochs", "20",
+                 "--out", str(run), "--quiet", "--no-plots", "--report"]) == 0
+    page = (run / "report.html").read_text()
+    _, y_tr, _, y_te, _, _ = load_raw(Run(run).config["data"])
+    y_tr, y_te = np.asarray(y_tr, np.float64), np.asarray(y_te, np.float64)
+    expected = np.sqrt(np.mean((y_te - y_tr.mean()) ** 2))
+    assert f"<td>{expected:.5g}</td>" in page                 # the predict-the-mean RMSE
+    assert "Predictions against targets" in page and page.count("<circle") >= len(y_te)
+    # the page is drawn without matplotlib: the command never imports it
+    code = ("import sys; from retrograd.cli import main; assert main(['report', sys.argv[1]]) == 0; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'")
+    done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 # ---------------------------------------------------------------------------- the page in Chromium
@@ -309,6 +335,7 @@ def _self_contained(page):
 
 @needs_chromium
 def test_digits_report_renders_with_its_charts_and_no_errors(tmp_path):
+    pytest.importorskip("sklearn")                            # the digits data set
     run = tmp_path / "digits"
     assert main(["train", "--out", str(run), "--quiet", "--no-plots", "--report"]) == 0
     page = run / "report.html"

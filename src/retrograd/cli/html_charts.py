@@ -126,7 +126,9 @@ def line_chart(series: Sequence[Series], title: str, xlabel: str = "epoch", ylab
     if log_y == "auto":
         pos = ys_all[ys_all > 0]
         log_y = bool(len(pos) == len(ys_all) and len(pos) and pos.max() / pos.min() > 100)
-    left, right, top, bottom = 62, 14, 30 + 16 * (1 + (len(series) + len(hlines) - 1) // 4), 40
+    entries = [(s.label, s.color or "#000", s.dashed) for s in series] + [(lab, c, True) for _, lab, c in hlines]
+    places, legend_lines = _legend_layout([e[0] for e in entries], 62, width - 14)
+    left, right, top, bottom = 62, 14, 30 + 16 * legend_lines, 40
     pw, ph = width - left - right, height - top - bottom
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
@@ -190,13 +192,52 @@ def line_chart(series: Sequence[Series], title: str, xlabel: str = "epoch", ylab
                 parts.append(f'<polyline points="{pts}" fill="none" stroke="{s.color}" '
                              f'stroke-width="{s.width}"{dash}/>')
     parts.append("</g>")
-    entries = [(s.label, s.color or "#000", s.dashed) for s in series] + [(lab, c, True) for _, lab, c in hlines]
-    for k, (label, color, dashed) in enumerate(entries):
-        lx, ly = left + (k % 4) * (pw / 4), 34 + 16 * (k // 4)
+    for (label, color, dashed), (lx, ly) in zip(entries, places):
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         parts.append(f'<line x1="{lx:.0f}" x2="{lx + 18:.0f}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" '
                      f'stroke-width="2.5"{dash}/><text x="{lx + 22:.0f}" y="{ly}" class="lg">{escape(label)}</text>')
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def _legend_layout(labels: Sequence[str], x0: float, x1: float) -> Tuple[List[Tuple[float, float]], int]:
+    """(x, baseline y) of each legend entry, filled left to right and wrapped; and the number of lines."""
+    places, x, line = [], x0, 0
+    for label in labels:
+        w = 22 + 6.3 * len(label) + 14              # swatch, text at about 6.3 px a character (11 px font), gap
+        if x > x0 and x + w > x1:
+            x, line = x0, line + 1
+        places.append((x, 34.0 + 16 * line))
+        x += w
+    return places, line + 1
+
+
+def scatter_chart(x: np.ndarray, y: np.ndarray, title: str, xlabel: str, ylabel: str, size: int = 300) -> str:
+    """Points (x, y) with the diagonal y = x (predictions against targets)."""
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    if hi <= lo:
+        hi = lo + 1.0
+    pad = 0.04 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    left, top, bottom, right = 56, 30, 40, 12
+    pw, ph = size - left - right, size - top - bottom
+    sx = lambda v: left + (v - lo) / (hi - lo) * pw         # noqa: E731 - two one-line scales
+    sy = lambda v: top + ph - (v - lo) / (hi - lo) * ph     # noqa: E731
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+             f'viewBox="0 0 {size} {size}" role="img" aria-label="{escape(title)}">',
+             f'<rect width="{size}" height="{size}" fill="#fff"/><text x="8" y="18" class="ct">{escape(title)}</text>',
+             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fbfbfd" stroke="#ccc"/>']
+    for v in nice_ticks(lo, hi, 4):
+        parts.append(f'<text x="{left - 5}" y="{sy(v) + 4:.1f}" class="ax" text-anchor="end">{_fmt(v)}</text>'
+                     f'<text x="{sx(v):.1f}" y="{top + ph + 15}" class="ax" text-anchor="middle">{_fmt(v)}</text>')
+    parts.append(f'<line x1="{sx(lo):.1f}" y1="{sy(lo):.1f}" x2="{sx(hi):.1f}" y2="{sy(hi):.1f}" stroke="#7f7f7f" '
+                 'stroke-dasharray="4 3"/>')
+    parts += [f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.4" fill="{PALETTE[0]}" fill-opacity="0.6"/>'
+              for a, b in zip(x, y)]
+    parts.append(f'<text x="{left + pw / 2}" y="{size - 6}" class="ax" text-anchor="middle">{escape(xlabel)}</text>'
+                 f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" class="ax" text-anchor="middle">'
+                 f'{escape(ylabel)}</text></svg>')
     return "".join(parts)
 
 

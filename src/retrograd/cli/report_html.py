@@ -94,6 +94,7 @@ def write_report(run_dir: Any) -> Path:
              sec.metrics_section(info, data, history),
              sec.curves_section(history, data),
              sec.confusion_section(info, data),
+             sec.fit_section(info, data),
              sec.boundary_section(run.dir / BOUNDARY_FILE, data),
              sec.weights_section(data, info),
              sec.norms_section(run.dir / NORMS_FILE),

@@ -93,7 +93,8 @@ def baselines(info: Dict[str, Any], y_train: np.ndarray, y_test: np.ndarray) -> 
             return {"accuracy": accuracy(np.full((n, 1), majority), y_test, threshold=0.5)}
         const = np.tile(np.eye(y_train.shape[1])[np.argmax(np.bincount(np.argmax(y_train, 1)))], (n, 1))
         return {"accuracy": accuracy(const, np.argmax(y_test, 1))}
-    return {"rmse": rmse(np.tile(y_train.mean(axis=0), (n, 1)), y_test)}
+    r = rmse(np.tile(y_train.mean(axis=0), (n, 1)), y_test)
+    return {"rmse": r, "mse": r * r}
 
 
 def _section(title: str, body: str, note: str = "") -> str:
@@ -157,6 +158,21 @@ def _predicted_labels(info: Dict[str, Any], outputs: np.ndarray) -> np.ndarray:
     if outputs.shape[1] > 1:
         return np.argmax(outputs, axis=1)
     return (outputs[:, 0] > info.get("threshold", 0.5)).astype(np.int64)
+
+
+def fit_section(info: Dict[str, Any], data: ReportData) -> str:
+    """Regression: predictions against targets on the test split, one chart per output (at most 4)."""
+    if info["task"] != "regression" or data.outputs is None or data.y_test is None or not len(data.y_test):
+        return ""
+    pick = np.arange(len(data.y_test))
+    if len(pick) > MAX_POINTS:
+        pick = np.sort(np.random.default_rng(0).choice(len(pick), MAX_POINTS, replace=False))
+    charts = [hc.scatter_chart(data.y_test[pick, j], data.outputs[pick, j],
+                               f"Test predictions, output {j}" if data.y_test.shape[1] > 1 else "Test predictions",
+                               "target", "prediction") for j in range(min(data.y_test.shape[1], 4))]
+    return _section("Predictions against targets", f'<div class="row">{"".join(charts)}</div>',
+                    f"{len(data.y_test)} test examples" + (f" ({len(pick)} shown)" if len(pick) < len(data.y_test)
+                                                           else "") + "; on the dashed line a prediction is exact.")
 
 
 def confusion_section(info: Dict[str, Any], data: ReportData) -> str:
@@ -326,11 +342,16 @@ def norms_section(path: Path) -> str:
             color = hc.PALETTE[layers.index(n.rsplit(".", 1)[0]) % len(hc.PALETTE)]
             out.append(hc.Series(n, d["epoch"], ys, color=color, dashed=not weight, width=1.8 if weight else 1.1))
         return out
-    charts = [hc.line_chart(series("weight_norm"), "Weight norm ‖W‖ per tensor", ylabel="‖W‖"),
-              hc.line_chart(series("grad_norm"), "Gradient norm ‖∇W‖ (last step of each epoch)", ylabel="‖∇W‖",
-                            log_y=True),
-              hc.line_chart(series("update_norm", relative=True), "Relative update ‖ΔW‖/‖W‖ per epoch",
-                            ylabel="ratio", log_y=True)]
+    charts = [hc.line_chart(series("weight_norm"), "Weight norm ‖W‖ per tensor", ylabel="‖W‖")]
+    note = ""
+    if any(not math.isnan(r["grad_norm"]) for r in rows):
+        charts.append(hc.line_chart(series("grad_norm"), "Gradient norm ‖∇W‖ (last step of each epoch)",
+                                    ylabel="‖∇W‖", log_y=True))
+    else:
+        note = (" No gradients were recorded: this optimizer leaves none in .grad (Levenberg-Marquardt and "
+                "Bayesian regularisation work on the Jacobian).")
+    charts.append(hc.line_chart(series("update_norm", relative=True), "Relative update ‖ΔW‖/‖W‖ per epoch",
+                                ylabel="ratio", log_y=True))
     last = {n: (by[n]["weight_norm"][-1], by[n]["grad_norm"][-1]) for n in names}
     table = ("<table><tr><th>tensor</th><th>shape</th><th>‖W‖ at the end</th><th>last ‖∇W‖</th></tr>"
              + "".join(f"<tr><td>{escape(n)}</td><td>{escape(_shape(rows, n))}</td><td>{w:.4g}</td>"
@@ -339,7 +360,7 @@ def norms_section(path: Path) -> str:
     return _section("The learning process, layer by layer", f'<div class="row">{"".join(charts)}</div>{table}',
                     "One colour per layer; weights solid, biases dashed. Gradients that shrink layer by layer "
                     "towards the input are vanishing; updates far above 1e-2 of the weights per epoch are "
-                    "violent, far below 1e-5 stalled. Epoch 0 is the initialisation.")
+                    "violent, far below 1e-5 stalled. Epoch 0 is the initialisation." + note)
 
 
 def _shape(rows: Sequence[Dict[str, Any]], name: str) -> str:
