@@ -18,7 +18,7 @@ import pytest
 import retrograd as rg
 from retrograd.cli import main
 from retrograd.cli import html_charts as hc
-from retrograd.cli.report_sections import ReportData, baselines, confusion_section
+from retrograd.cli.report_sections import ReportData, baselines, confusion_section, weights_section
 from retrograd.cli.rundir import Run
 from retrograd.cli.setup import load_raw
 from retrograd.training.parameter_norms import ParameterNorms, read_norms_csv
@@ -118,6 +118,24 @@ def test_a_confusion_matrix_of_many_classes_is_capped_with_an_other_class():
     assert html.count("<rect") == 20 * 20 + 1 and ">other</text>" in html
     counts = [int(v) for v in re.findall(r'font-size="\d+" fill="#[0-9a-f]+">(\d+)</text>', html)]
     assert sum(counts) == 600                                 # every example still counted once
+
+
+def test_first_layer_weights_of_28x28_images_are_tiles_of_each_units_weights():
+    Image = pytest.importorskip("PIL.Image")
+    model = rg.nn.Sequential(rg.nn.Linear(784, 128), rg.nn.ReLU(), rg.nn.Linear(128, 10))
+    html = weights_section(ReportData(model=model), {"image_shape": [28, 28]})
+    assert "the first 64 of 128 units" in html
+    uri = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri))).convert("RGB")).astype(int)
+    assert img.shape == (4 * 30 + 2, 16 * 30 + 2, 3)          # 64 tiles of 28x28, 16 a row, 2-pixel gaps
+    W = model[0].weight.data
+    for unit in (0, 17, 63):
+        r, c = divmod(unit, 16)
+        tile = img[2 + 30 * r:2 + 30 * r + 28, 2 + 30 * c:2 + 30 * c + 28]
+        w = W[:, unit].reshape(28, 28)
+        red = tile[..., 0] - tile[..., 2]                     # red for positive weights, blue for negative
+        strong = np.abs(w) > 0.3 * np.abs(w).max()
+        assert np.all(np.sign(red[strong]) == np.sign(w[strong]))
 
 
 def test_report_command_errors_and_a_run_without_records(tmp_path, capsys):
