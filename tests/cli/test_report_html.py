@@ -1,5 +1,6 @@
 """report.html: the layer-norm callback's values, the page's pieces, and the page itself in headless Chromium (no errors, charts drawn)."""
 import base64
+import fcntl
 import io
 import json
 import os
@@ -181,17 +182,19 @@ class Chromium:
         self.profile = tempfile.mkdtemp(prefix="rg-chromium-")
         cmd_r, self._cmd_w = os.pipe()        # we write commands, Chromium reads fd 3
         self._evt_r, evt_w = os.pipe()        # Chromium writes fd 4, we read
+        for fd in (cmd_r, evt_w):             # move them above 9, clear of 3 and 4, for the shell
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+            os.close(fd)
+            cmd_r, evt_w = (high, evt_w) if fd == cmd_r else (cmd_r, high)
 
-        def fds():
-            a, b = os.dup(cmd_r), os.dup(evt_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
+        # Chromium reads fd 3 and writes fd 4; the shell puts the pipe ends there (no Python runs
+        # between fork and exec, which matters with the library's worker threads alive)
         self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_r} 4>&{evt_w} {cmd_r}<&- {evt_w}>&-', CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-extensions", "--hide-scrollbars", f"--user-data-dir={self.profile}",
              "--remote-debugging-pipe", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            pass_fds=(cmd_r, evt_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         os.close(cmd_r)
         os.close(evt_w)
