@@ -48,6 +48,7 @@ def build_parser():
     train.add_argument("--out", dest="output.dir", metavar="DIR", help="run directory (default runs/NAME-TIME)")
     train.add_argument("--no-plots", action="store_true", help="do not draw figures")
     train.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress on stderr")
+    train.add_argument("--report", action="store_true", help="also write report.html (see `retrograd report`)")
 
     ev = sub.add_parser("evaluate", help="score a trained run on its test split or on a data file")
     ev.add_argument("run", help="run directory written by `retrograd train`")
@@ -71,6 +72,9 @@ def build_parser():
     ex.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default 17)")
     ex.add_argument("--no-scaling", action="store_true", help="leave the input scaling out of the graph")
     ex.add_argument("--logits", action="store_true", help="no softmax/sigmoid on the output")
+
+    rp = sub.add_parser("report", help="write a self-contained report.html for a run directory")
+    rp.add_argument("run", help="run directory")
 
     gc = sub.add_parser("gradcheck", help="check a configured model's gradients against finite differences")
     _add_config_flags(gc)
@@ -118,7 +122,7 @@ def _dispatch(args, parser):
         return run_demo(epochs=args.epochs, seed=args.seed)
     if args.command == "train":
         from .train import run_train
-        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet)
+        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet, report=args.report)
     if args.command == "evaluate":
         from .evaluate import run_evaluate
         return run_evaluate(args.run, args.data, args.target, as_json=args.json)
@@ -132,6 +136,9 @@ def _dispatch(args, parser):
         from .export_cmd import run_export
         return run_export(args.run, args.format, args.output, args.opset, scaling=not args.no_scaling,
                           probabilities=not args.logits)
+    if args.command == "report":
+        from .report_html import run_report
+        return run_report(args.run)
     if args.command == "gradcheck":
         from .gradcheck_cmd import run_gradcheck
         return run_gradcheck(args.config, overrides_from(args, parser), examples=args.examples, order=args.order)

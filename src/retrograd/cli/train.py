@@ -49,7 +49,7 @@ def default_run_dir(name):
     return path
 
 
-def run_train(config_path=None, overrides=None, quiet=False, out=print):
+def run_train(config_path=None, overrides=None, quiet=False, out=print, report=False):
     """Train as configured; print what was done and where the results are. Returns the exit status."""
     import retrograd as rg
     config = cfgmod.load(config_path, overrides, preset=setup.with_preset)
@@ -62,7 +62,9 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
     optimizer = setup.build_optimizer(config, model)
     scheduler = setup.build_scheduler(config, optimizer)
     t = config["train"]
-    callbacks, snapshots = [], None
+    from ..training.parameter_norms import ParameterNorms
+    norms = ParameterNorms(every=max(1, t["epochs"] // 500))   # per-layer norms for report.html
+    callbacks, snapshots = [norms], None
     if prepared.n_inputs == 2 and prepared.task == "binary" and prepared.n_outputs == 1 and t["snapshots"]:
         snapshots = BoundarySnapshots(prepared.X_train, t["snapshots"], t["epochs"], threshold)
         callbacks.append(snapshots.callback)
@@ -90,6 +92,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
             "threshold": threshold, "epochs": history.epochs, "stop_reason": history.stop_reason,
             "seconds": seconds, "train": train_score, "test": test_score, "retrograd": rg.__version__}
     save_run(directory, config, info, model, history, prepared.scaler)
+    from .report_html import save_training_records, write_report
+    records = save_training_records(directory, norms, snapshots)
     written = []
     if config["output"]["plots"]:
         frames = (snapshots.grid, snapshots.frames, prepared.X_train, prepared.y_train) if snapshots else None
@@ -102,7 +106,9 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
         f"test loss {test_score['loss']:.4g}, {metric} {test_score[metric]:.4f}"
         + (" (classic problem: the test set is the training set)" if name in setup.GENERATED else ""))
     files = ["config." + config["output"]["format"], "model.safetensors", "history.csv", "run.json"]
-    files += [Path(p).name for p in written]
+    files += [Path(p).name for p in records + written]
+    if report:
+        files.append(write_report(directory).name)
     out(f"results in {directory}/: {', '.join(files)}")
     return 0
 
