@@ -173,7 +173,7 @@ def test_dropout_flatten_residual_identity_containers(tmp_path):
     (nn.Flatten(), (2, 3, 4)), (nn.Flatten(0), (2, 3, 4)), (nn.Flatten(1, 2), (2, 3, 4, 5)),
     (nn.Flatten(2), (2, 3, 4, 5)), (nn.Flatten(-1), (2, 3))])
 def test_flatten_variants(tmp_path, flatten, x_shape):
-    check(nn.Sequential(flatten), randn(*x_shape), tmp_path)
+    check(nn.Sequential(flatten), randn(*x_shape), tmp_path, other_batch=randn(5, *x_shape[1:]))
 
 
 def test_embedding(tmp_path):
