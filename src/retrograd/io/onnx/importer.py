@@ -250,7 +250,7 @@ class OnnxModule(Module):
         self._param_attr = params
         self.onnx_names = onnx_names
         self.input_names = [n for n, _ in inputs]
-        self._float_inputs = {n for n, t in inputs if t in (1, 10, 11)}
+        self._float_inputs = {n: np.dtype(_NP_TYPES[t]) for n, t in inputs if t in (1, 10, 11)}
         self.output_names = [v.name for v in graph.output]
         self._check_order(what)
 
@@ -291,12 +291,15 @@ class OnnxModule(Module):
             raise ValueError(f"this ONNX model takes {len(self.input_names)} inputs "
                              f"({', '.join(self.input_names)}), got {len(inputs)}")
         env: dict = dict(self._constants)
+        float_type = next((p.dtype for p in self.parameters() if p.dtype.kind == "f"), None)
         for onnx_name, ident in self._param_attr.items():
             env[onnx_name] = getattr(self, ident)
         for name, value in zip(self.input_names, inputs):
             if not isinstance(value, Tensor):
                 value = np.asarray(value)
-                if name in self._float_inputs or value.dtype.kind == "f":
+                if name in self._float_inputs:      # float64 data into a float32 graph: the parameters' type
+                    value = Tensor(value.astype(float_type or self._float_inputs[name], copy=False))
+                elif value.dtype.kind == "f":
                     value = Tensor(value)
             env[name] = value
         for node in self._nodes:
@@ -317,4 +320,5 @@ class OnnxModule(Module):
         return results[0] if len(results) == 1 else tuple(results)
 
     def extra_repr(self) -> str:
+        """Size, opset and the graph's inputs and outputs."""
         return f"{len(self._nodes)} nodes, opset {self.opset}, inputs {self.input_names}, outputs {self.output_names}"
