@@ -11,7 +11,7 @@ OPTIONAL_PACKAGES = {
     "mnist1d": ("mnist1d", "mnist1d"),
     "matplotlib": ("matplotlib", "plot"),
     "tqdm": ("tqdm", "progress"),
-    "tomli": ("tomli", "all"),
+    "tomli": ("tomli", "toml"),
 }
 
 # dataset name -> the import it needs (the others are generated or read from files by retrograd itself)

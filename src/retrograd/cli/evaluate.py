@@ -77,7 +77,7 @@ def run_evaluate(run_dir, data_path=None, target=None, as_json=False, out=print)
     return 0
 
 
-def run_predict(run_dir, input_path, output_path=None, header=True, out=sys.stdout):
+def run_predict(run_dir, input_path, output_path=None, header=True, out=None):
     """Predictions for every row of a CSV/TSV of features, as CSV (to a file, or stdout)."""
     run = Run(run_dir)
     model = run.model()
@@ -102,7 +102,7 @@ def run_predict(run_dir, input_path, output_path=None, header=True, out=sys.stdo
         with atomic_write(output_path) as handle:
             handle.write(buffer.getvalue().encode("utf-8"))
     else:
-        out.write(buffer.getvalue())
+        (out or sys.stdout).write(buffer.getvalue())
     return 0
 
 

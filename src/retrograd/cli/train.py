@@ -42,6 +42,39 @@ class BoundarySnapshots:
         self.frames.append((f"epoch {epoch}", out))
 
 
+class FiniteLossGuard:
+    """Stops a run whose whole-set loss at the end of an epoch is not finite, restoring the weights
+    of the last epoch whose loss was.
+
+    The trainer guards each batch's loss and the weights; with finite weights the loss on the
+    whole training set can still overflow (float32 outputs near 1e20 square to inf), and those
+    weights are not "good" ones to keep.
+    """
+
+    def __init__(self):
+        from ..training import Callback
+        outer = self
+
+        class _CB(Callback):
+            def on_train_begin(self, logs=None):
+                outer.good, outer.good_epoch = self.trainer.snapshot(), self.trainer.epoch
+
+            def on_epoch_end(self, epoch, logs=None):
+                loss = (logs or {}).get("loss")
+                if loss is None or np.isfinite(loss):
+                    outer.good, outer.good_epoch = self.trainer.snapshot(), epoch + 1
+                    return
+                trainer = self.trainer
+                trainer.restore(outer.good)
+                trainer.diverged = True
+                trainer.stop_training = True
+                trainer.stop_reason = (f"the loss on the training set is {loss} at the end of epoch {epoch + 1}: "
+                                       f"training diverged; the weights were restored to those after epoch "
+                                       f"{outer.good_epoch} (0 = initial). Lower the learning rate, standardise "
+                                       "the inputs or clip gradients")
+        self.callback = _CB()
+
+
 def default_run_dir(name):
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path("runs") / f"{name}-{stamp}"
@@ -72,7 +105,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=Non
     optimizer = setup.build_optimizer(config, model)
     scheduler = setup.build_scheduler(config, optimizer)
     t = config["train"]
-    callbacks, snapshots = [], None
+    guard = FiniteLossGuard()
+    callbacks, snapshots = [guard.callback], None
     if prepared.n_inputs == 2 and prepared.task == "binary" and prepared.n_outputs == 1 and t["snapshots"]:
         snapshots = BoundarySnapshots(prepared.X_train, t["snapshots"], t["epochs"], threshold)
         callbacks.append(snapshots.callback)
@@ -100,8 +134,9 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=Non
     if prepared.task == "regression":
         target_mean = np.asarray(prepared.y_train, dtype=np.float64).reshape(len(prepared.y_train), -1).mean(axis=0)
     scored = dict(task=prepared.task, threshold=threshold, target_scaling=scaling, target_mean=target_mean)
-    train_score, _ = score(model, loss_fn, prepared.X_train, prepared.y_train, **scored)
-    test_score, test_out = score(model, loss_fn, prepared.X_test, prepared.y_test, **scored)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        train_score, _ = score(model, loss_fn, prepared.X_train, prepared.y_train, **scored)
+        test_score, test_out = score(model, loss_fn, prepared.X_test, prepared.y_test, **scored)
     directory = Path(config["output"]["dir"]) if config["output"]["dir"] else default_run_dir(name)
     config["output"]["dir"] = str(directory)
     diverged = bool(trainer.diverged)
@@ -130,8 +165,7 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=Non
     files += [Path(p).name for p in written]
     out(f"results in {directory}/: {', '.join(files)}")
     if diverged:
-        raise TrainingDiverged(f"{history.stop_reason}. The run directory {directory}/ holds the last good "
-                               f"weights (after epoch {history.epochs})")
+        raise TrainingDiverged(f"{history.stop_reason}. The run directory {directory}/ holds those weights")
     if worse_than_mean(test_score):
         warn(f"retrograd train: warning: the model does no better than predicting the training mean "
              f"(test rmse {test_score['rmse']:.4g} >= {test_score['baseline_rmse']:.4g}); try more epochs, "
