@@ -247,7 +247,7 @@ def plot_confusion_matrix(y_true, y_pred, path, class_names=None, normalize=Fals
     return _save(fig, path)
 
 
-def _sample(count, limit=MAX_POINTS):
+def _sample(count: int, limit: int = MAX_POINTS):
     """Indices of at most ``limit`` of ``count`` points (a seeded random subset, in order), or None for all."""
     if count <= limit:
         return None

@@ -159,3 +159,33 @@ def test_confusion_matrix_skipped_with_a_note_when_unreadable(retrograd_cli, tmp
     assert r.code == 0, r.err
     assert "(no confusion.png: 60 classes are more than the 50 a confusion matrix can show readably)" in r.out
     assert not (tmp_path / "run" / "confusion.png").exists() and (tmp_path / "run" / "history.png").exists()
+
+
+# (file text, the error's line and column, a fragment) for files with a text target column
+TEXT_TARGET_ERRORS = [
+    ("a,b,kind\n1,2,cat\n1,x,dog\n", 3, '2 ("b")', "non-numeric cell 'x'"),
+    ("a,b,kind\n1,2,cat\n1,2,NA\n", 3, '3 ("kind")', "missing class label 'NA'"),
+    ("a,b,kind\n1,2,cat\n1,2\n", 3, None, "ragged row"),
+    ("a,b,kind\n1,inf,cat\n", 2, '2 ("b")', "not a finite number"),
+]
+
+
+def test_load_csv_reads_a_text_target(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["a", "kind", "b"], [[1, " cat ", 2], [3, "dog", 4.5]])
+    X, y, names = rg.data.load_csv(path, target="kind", return_names=True)
+    assert y.tolist() == ["cat", "dog"] and names == ["a", "b"]
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4.5]])
+    (tmp_path / "n.csv").write_text("1,cat,2\n3,dog,4\n")
+    X, y = rg.data.load_csv(tmp_path / "n.csv", target=-2, header=False)
+    assert y.tolist() == ["cat", "dog"] and X.tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("text,line,column,fragment", TEXT_TARGET_ERRORS)
+def test_text_target_files_still_name_line_and_column(tmp_path, text, line, column, fragment):
+    (tmp_path / "bad.csv").write_text(text)
+    with pytest.raises(rg.data.DataError) as info:
+        rg.data.load_csv(tmp_path / "bad.csv", target="kind")
+    message = str(info.value)
+    assert fragment in message and f"line {line}" in message and info.value.line == line
+    if column is not None:
+        assert f"column {column}" in message

@@ -48,7 +48,7 @@ def score(model, loss_fn, X, y, task, threshold, target_scaling=None, target_mea
     return result, out
 
 
-def describe_score(result):
+def describe_score(result: dict) -> str:
     """'loss 0.1234, accuracy 0.9667' or 'loss 0.2, rmse 54.1 (predicting the mean: 77.0)'."""
     if "accuracy" in result:
         return f"loss {result['loss']:.4g}, accuracy {result['accuracy']:.4f}"
@@ -58,12 +58,12 @@ def describe_score(result):
     return text
 
 
-def worse_than_mean(result):
+def worse_than_mean(result: dict) -> bool:
     """True for a regression score whose rmse is no better than always predicting the training mean."""
     return "baseline_rmse" in result and result["rmse"] >= result["baseline_rmse"]
 
 
-def class_names(info):
+def class_names(info: dict) -> list:
     """Names for the model's outputs: the dataset's names, the run's classes, or 0..K-1."""
     return (info.get("class_names") or [str(c) for c in info.get("classes") or []]
             or [str(c) for c in range(info["n_outputs"])])

@@ -8,6 +8,7 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from . import config as cfgmod
 from .config import ConfigError
@@ -122,7 +123,7 @@ def _numbers(v, n):
     return isinstance(v, list) and len(v) == n and all(_is_number(x) for x in v)
 
 
-def check_info(info, path):
+def check_info(info: Any, path: Path) -> dict:
     """run.json's keys that evaluate / predict / plot rely on, checked before any is used."""
     if not isinstance(info, dict):
         raise RunError(f"{path}: expected a JSON object of run facts, got {type(info).__name__}; the file is damaged")

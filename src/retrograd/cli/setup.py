@@ -3,6 +3,7 @@
 The data themselves (loading, task, split, scaling) are prepared in ``dataset.py``.
 """
 import copy
+from typing import Callable
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def build_scheduler(config, optimizer):
         raise ConfigError(f"[scheduler] {name!r}: {exc}") from None
 
 
-def whole_set_loss(loss_fn):
+def whole_set_loss(loss_fn: Callable) -> Callable:
     """The metric that makes every reported loss one quantity: ``loss_fn`` on the whole training set
     with the weights at the end of the epoch.
 

@@ -110,8 +110,10 @@ def class_list(*arrays: Any) -> list:
 def encode_labels(y: Any, classes: Sequence[Any], source: Any) -> np.ndarray:
     """Indices into ``classes`` for each label of ``y``; a label that is not a class is a DataError."""
     y = np.asarray(y).reshape(-1)
+    keys: list
+    lookup: dict
     if classes and isinstance(classes[0], str):
-        keys = [str(v) for v in y.tolist()] if not _is_text(y) else [str(v) for v in y]
+        keys = [str(v) for v in y.tolist()]
         lookup = {c: k for k, c in enumerate(classes)}
     else:
         if _is_text(y):
@@ -144,7 +146,7 @@ class TargetScaling:
     A column with zero spread keeps std 1.
     """
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(self, mean: Any, std: Any) -> None:
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)
 

@@ -51,7 +51,7 @@ class FiniteLossGuard:
     weights are not "good" ones to keep.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         from ..training import Callback
         outer = self
 

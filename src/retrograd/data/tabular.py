@@ -102,8 +102,9 @@ def _parse_row(cells, names, path, line):
         try:
             value = float(text)
         except ValueError:
-            raise DataError(f"non-numeric cell {cell!r}; every feature and the target must be numbers "
-                            "(encode categories as integers)", path, line, _column_label(names, j)) from None
+            raise DataError(f"non-numeric cell {cell!r}; every feature must be a number (encode categories "
+                            "as integers; only the target column may hold text class labels)", path, line,
+                            _column_label(names, j)) from None
         if not math.isfinite(value):
             raise DataError(f"{text} is not a finite number (NaN/Inf are not allowed)", path, line,
                             _column_label(names, j))
