@@ -58,6 +58,7 @@ def test_divergence_keeps_last_good_weights_and_fails(retrograd_cli, tmp_path):
     assert "the weights were restored" in message and "run/ holds those weights" in message
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["diverged"] is True and "diverged" in info["stop_reason"]
+    assert np.isfinite(info["train"]["loss"]) and np.isfinite(info["test"]["loss"])     # good weights: finite loss
     model = rg.load(tmp_path / "run" / "model.safetensors")
     assert all(np.isfinite(p.data).all() for p in model.parameters())
     again = retrograd_cli("evaluate", "run", "--json")
