@@ -101,8 +101,9 @@ CASES = [
      None),
     ("scaler-other-width", _other_scaler, 1, ["scaler.safetensors: the scaler's 'mean' has shape (5,)"], None),
     ("history-not-numbers", _write("history.csv", "epoch,loss\n1,abc\n"), 1,
-     ["history.csv, line 2, column 2 ('loss'): 'abc' is not a number"], ["plot"]),
-    ("history-not-utf8", _write("history.csv", b"epoch,loss\n1,\xff\n"), 1, ["history.csv", "not UTF-8"], ["plot"]),
+     ["history.csv, line 2, column 2 ('loss'): 'abc' is not a number"], ["plot", "report"]),
+    ("history-not-utf8", _write("history.csv", b"epoch,loss\n1,\xff\n"), 1, ["history.csv", "not UTF-8"],
+     ["plot", "report"]),
 ]
 
 
@@ -121,7 +122,7 @@ def good_run(tmp_path_factory):
 
 
 def test_run_dir_commands_are_found():
-    assert {"evaluate", "predict", "plot"} <= set(run_dir_commands())
+    assert {"evaluate", "predict", "plot", "report"} <= set(run_dir_commands())
 
 
 @pytest.mark.parametrize("command", run_dir_commands())

@@ -55,10 +55,11 @@ def _add_train(sub):
                    help="without a terminal, print progress every N epochs (default: about 50 lines a run)")
     p.add_argument("--no-plots", action="store_true", help="do not draw figures")
     p.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress on stderr")
+    p.add_argument("--report", action="store_true", help="also write report.html (see `retrograd report`)")
 
     def run(args, parser):
         from .train import run_train
-        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet)
+        return run_train(args.config, overrides_from(args, parser), quiet=args.quiet, report=args.report)
     p.set_defaults(handler=run)
 
 
@@ -98,6 +99,16 @@ def _add_plot(sub):
     p.set_defaults(handler=run)
 
 
+def _add_report(sub):
+    p = sub.add_parser("report", help="write a self-contained report.html for a run directory")
+    p.add_argument("run", help="run directory")
+
+    def run(args, parser):
+        from .report_html import run_report
+        return run_report(args.run)
+    p.set_defaults(handler=run)
+
+
 def _add_gradcheck(sub):
     p = sub.add_parser("gradcheck", help="check a configured model's gradients against finite differences")
     _add_config_flags(p)
@@ -114,7 +125,7 @@ def _add_gradcheck(sub):
 # (import the command's module inside the handler, so `retrograd --help` stays fast). A new
 # subcommand is one more function here. Subcommands that read a run directory name their
 # positional argument ``run``; tests/cli/test_run_dirs.py runs each of them on damaged run directories.
-SUBCOMMANDS = [_add_demo, _add_train, _add_evaluate, _add_predict, _add_plot, _add_gradcheck]
+SUBCOMMANDS = [_add_demo, _add_train, _add_evaluate, _add_predict, _add_plot, _add_report, _add_gradcheck]
 
 
 def build_parser():

@@ -188,9 +188,18 @@ def prepare(config: dict) -> Prepared:
                     classes, target_scaling)
 
 
-def held_out(config: dict, info: dict) -> tuple:
-    """(X, y, source) of a run's own test split, unscaled inputs and targets in model units."""
+def reload_splits(config: dict, info: dict) -> tuple:
+    """(X_train, y_train, X_test, y_test, test source) of a trained run, loaded again as training did:
+    the same task, classes, seeded split and row limit; inputs unscaled, targets in model units."""
     cfg = config["data"]
     tables = _load_tables(cfg)
-    _, _, X_te, y_te = _splits(cfg, tables, info["task"], info.get("classes"), info["n_outputs"])
-    return X_te, y_te, tables.test_source
+    X_tr, y_tr, X_te, y_te = _splits(cfg, tables, info["task"], info.get("classes"), info["n_outputs"])
+    if cfg["limit"]:
+        X_tr, y_tr = X_tr[:cfg["limit"]], y_tr[:cfg["limit"]]
+    return X_tr, y_tr, X_te, y_te, tables.test_source
+
+
+def held_out(config: dict, info: dict) -> tuple:
+    """(X, y, source) of a run's own test split, unscaled inputs and targets in model units."""
+    _, _, X_te, y_te, source = reload_splits(config, info)
+    return X_te, y_te, source

@@ -21,7 +21,8 @@ INFO_FILE = "run.json"
 TASKS = ("classification", "binary", "regression")
 
 
-def _write_text(path, text):
+def write_text(path, text):
+    """Write ``text`` as UTF-8 to ``path`` atomically (retrograd.io.atomic_write)."""
     from ..io.atomic import atomic_write
     with atomic_write(path) as handle:
         handle.write(text.encode("utf-8"))
@@ -50,15 +51,15 @@ def save_run(directory, config, info, model, history, scaler=None):
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if config["output"]["format"] == "json":
-        _write_text(directory / "config.json", json.dumps(cfgmod.strip_none(config), indent=2) + "\n")
+        write_text(directory / "config.json", json.dumps(cfgmod.strip_none(config), indent=2) + "\n")
     else:
-        _write_text(directory / "config.toml", cfgmod.to_toml(config))
+        write_text(directory / "config.toml", cfgmod.to_toml(config))
     from ..io import save as save_model      # rg.save: rg.load(model.safetensors) rebuilds the network
     save_model(model, directory / MODEL_FILE, {"retrograd_run": "1", "task": info["task"]})
     if scaler is not None:
         save_tensors(scaler.state_dict(), directory / SCALER_FILE, {"scaler": type(scaler).__name__})
     write_history(history, directory / HISTORY_FILE)
-    _write_text(directory / INFO_FILE, json.dumps(info, indent=2) + "\n")
+    write_text(directory / INFO_FILE, json.dumps(info, indent=2) + "\n")
 
 
 def write_history(history, path):
@@ -73,7 +74,7 @@ def write_history(history, path):
             v = history[k][i] if i < len(history[k]) else None
             row.append("" if v is None else repr(float(v)))
         writer.writerow(row)
-    _write_text(path, buffer.getvalue())
+    write_text(path, buffer.getvalue())
 
 
 def _read_text(path, what):

@@ -85,11 +85,12 @@ def default_run_dir(name):
     return path
 
 
-def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=None):
+def run_train(config_path=None, overrides=None, quiet=False, out=print, report=False, warn=None):
     """Train as configured; print what was done and where the results are. Returns the exit status.
 
     A run whose loss turns non-finite (or that the trainer finds diverging) still writes its run
     directory, with the last good weights, and then raises TrainingDiverged (exit status 1).
+    ``report`` also writes report.html.
     """
     import retrograd as rg
     from ..training import Trainer
@@ -105,8 +106,10 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=Non
     optimizer = setup.build_optimizer(config, model)
     scheduler = setup.build_scheduler(config, optimizer)
     t = config["train"]
+    from ..training.parameter_norms import ParameterNorms
+    norms = ParameterNorms(every=max(1, t["epochs"] // 500))   # per-layer norms for report.html
     guard = FiniteLossGuard()
-    callbacks, snapshots = [guard.callback], None
+    callbacks, snapshots = [guard.callback, norms], None
     if prepared.n_inputs == 2 and prepared.task == "binary" and prepared.n_outputs == 1 and t["snapshots"]:
         snapshots = BoundarySnapshots(prepared.X_train, t["snapshots"], t["epochs"], threshold)
         callbacks.append(snapshots.callback)
@@ -151,6 +154,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=Non
             "diverged": diverged, "seconds": seconds, "train": train_score, "test": test_score,
             "retrograd": rg.__version__}
     save_run(directory, config, info, model, history, prepared.scaler)
+    from .report_html import save_training_records, write_report
+    records = save_training_records(directory, norms, snapshots)
     written = []
     if config["output"]["plots"]:
         frames = (snapshots.grid, snapshots.frames, prepared.X_train, prepared.y_train) if snapshots else None
@@ -162,7 +167,9 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, warn=Non
     out(f"train {describe_score(train_score)}; test {describe_score(test_score)}{unit}"
         + (" (classic problem: the test set is the training set)" if name in GENERATED else ""))
     files = ["config." + config["output"]["format"], "model.safetensors", "history.csv", "run.json"]
-    files += [Path(p).name for p in written]
+    files += [Path(p).name for p in records + written]
+    if report:
+        files.append(write_report(directory).name)
     out(f"results in {directory}/: {', '.join(files)}")
     if diverged:
         raise TrainingDiverged(f"{history.stop_reason}. The run directory {directory}/ holds those weights")
