@@ -21,7 +21,7 @@ from retrograd.cli import main
 from retrograd.cli import html_charts as hc
 from retrograd.cli.report_sections import ReportData, baselines, confusion_section, weights_section
 from retrograd.cli.rundir import Run
-from retrograd.cli.setup import load_raw
+from retrograd.cli.dataset import reload_splits
 from retrograd.training.parameter_norms import ParameterNorms, read_norms_csv
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
@@ -162,7 +162,8 @@ def test_a_regression_report_has_the_mean_baseline_and_a_prediction_scatter(tmp_
     assert main(["train", "--data", "csv", "--path", str(tmp_path / "reg.csv"), "--target", "t", "--epochs", "20",
                  "--out", str(run), "--quiet", "--no-plots", "--report"]) == 0
     page = (run / "report.html").read_text()
-    _, y_tr, _, y_te, _, _ = load_raw(Run(run).config["data"])
+    loaded = Run(run)
+    _, y_tr, _, y_te, _ = reload_splits(loaded.config, loaded.info)
     y_tr, y_te = np.asarray(y_tr, np.float64), np.asarray(y_te, np.float64)
     expected = np.sqrt(np.mean((y_te - y_tr.mean()) ** 2))
     assert f"<td>{expected:.5g}</td>" in page                 # the predict-the-mean RMSE

@@ -14,12 +14,16 @@ ort = pytest.importorskip("onnxruntime")
 CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
 SHORT = {"xor_classic.toml": [], "two_spirals_rprop.toml": [], "digits_sgd.toml": [],
          "mnist1d_mlp.toml": ["--set", "data.limit=200"], "csv_template.json": []}
+REGRESSION = "csv_template.json (regression)"
 
 
-def _csv(path, rng, n):
+def _csv(path, rng, n, regression=False):
     X = rng.standard_normal((n, 4)) * [1, 10, 0.1, 3] + [0, 50, -2, 1]
-    label = (X[:, 0] + X[:, 1] / 10 > 5).astype(int) + (X[:, 3] > 1)
-    rows = ["a,b,c,d,label"] + [",".join(f"{v:.5f}" for v in x) + f",{k}" for x, k in zip(X, label)]
+    if regression:
+        target = [f"{v:.5f}" for v in 100 + 20 * X[:, 0] - X[:, 1] + rng.standard_normal(n)]
+    else:
+        target = (X[:, 0] + X[:, 1] / 10 > 5).astype(int) + (X[:, 3] > 1)
+    rows = ["a,b,c,d,label"] + [",".join(f"{v:.5f}" for v in x) + f",{k}" for x, k in zip(X, target)]
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -27,18 +31,21 @@ def test_every_example_config_is_covered():
     assert sorted(p.name for p in CONFIGS.iterdir() if p.suffix in (".toml", ".json")) == sorted(SHORT)
 
 
-@pytest.mark.parametrize("config", sorted(SHORT))
+@pytest.mark.parametrize("config", sorted(SHORT) + [REGRESSION])
 def test_export_of_a_trained_run(tmp_path, capsys, config):
     if config == "mnist1d_mlp.toml":
         pytest.importorskip("mnist1d")
-    extra = list(SHORT[config])
-    if config == "csv_template.json":
+    extra = list(SHORT.get(config, []))
+    if config.startswith("csv_template.json"):
         rng = np.random.default_rng(0)
-        _csv(tmp_path / "train.csv", rng, 80)
-        _csv(tmp_path / "test.csv", rng, 30)
+        regression = config == REGRESSION
+        _csv(tmp_path / "train.csv", rng, 80, regression)
+        _csv(tmp_path / "test.csv", rng, 30, regression)
         extra += ["--path", str(tmp_path / "train.csv"), "--test-path", str(tmp_path / "test.csv")]
+        extra += ["--task", "regression"] if regression else []
     run = tmp_path / "run"
-    assert main(["train", str(CONFIGS / config), "--epochs", "2", "--no-plots", "-q", "--out", str(run)] + extra) == 0
+    file = CONFIGS / config.split()[0]
+    assert main(["train", str(file), "--epochs", "2", "--no-plots", "-q", "--out", str(run)] + extra) == 0
     assert main(["export", str(run)]) == 0
     assert "model.onnx" in capsys.readouterr().out
     path = run / "model.onnx"
@@ -64,9 +71,13 @@ def test_export_of_a_trained_run(tmp_path, capsys, config):
         want /= want.sum(axis=1, keepdims=True)
     elif act == "sigmoid":
         want = 1 / (1 + np.exp(-want))
+    if r.target_scaling() is not None:                 # regression: back in the targets' units
+        assert config == REGRESSION
+        want = r.target_scaling().unscale(want)
+        assert np.abs(want).max() > 50                 # the targets are around 100, the model's units near 0
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"features": raw})[0]
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)     # rtol: regression outputs near 100
     if act == "softmax":
         np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
     assert session.get_inputs()[0].shape[0] == "batch"

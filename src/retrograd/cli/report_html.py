@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import report_sections as sec
-from .rundir import Run, _atomic_text, read_history
+from .rundir import Run, read_history, write_text
 
 REPORT_FILE = "report.html"
 NORMS_FILE = "norms.csv"
@@ -77,7 +77,7 @@ def save_training_records(directory: Path, norms: Any = None, snapshots: Any = N
         save_tensors(arrays, directory / BOUNDARY_FILE,
                      {"titles": json.dumps([t for t, _ in snapshots.frames])})
         written.append(directory / BOUNDARY_FILE)
-    _atomic_text(directory / INSIGHT_FILE, json.dumps(insight, indent=2) + "\n")
+    write_text(directory / INSIGHT_FILE, json.dumps(insight, indent=2) + "\n")
     written.append(directory / INSIGHT_FILE)
     return written
 
@@ -111,7 +111,7 @@ def write_report(run_dir: Any) -> Path:
             f"{escape(str(info.get('retrograd', '')))} in {took:.2f} s; self-contained: no scripts, fonts or "
             f"images from the network</footer><script>{SCRIPT}</script></body></html>\n")
     path = run.dir / REPORT_FILE
-    _atomic_text(path, page)
+    write_text(path, page)
     return path
 
 

@@ -38,21 +38,20 @@ def load_report_data(run: Any) -> ReportData:
     """Load the model and the run's data again (deterministically, as train did); on failure say why."""
     from ..data.errors import DataError
     from .config import ConfigError
-    from .setup import load_raw, predict_outputs
+    from .dataset import reload_splits
+    from .errors import MissingPackageError
+    from .setup import predict_outputs
     data = ReportData()
     try:
-        data.model = run.model()
+        data.model = run.model()           # a damaged model file is a RunError: the command fails, naming it
     except (ConfigError, OSError, ValueError, KeyError) as exc:
         data.problem = f"the model could not be loaded: {exc}"
         return data
-    cfg = run.config["data"]
     try:
-        X_tr, y_tr, X_te, y_te, _, source = load_raw(cfg)
-    except (ConfigError, DataError, OSError, ImportError, ValueError) as exc:
+        X_tr, y_tr, X_te, y_te, source = reload_splits(run.config, run.info)
+    except (ConfigError, DataError, OSError, ImportError, ValueError, MissingPackageError) as exc:
         data.problem = f"the data could not be loaded again ({exc}); data-dependent sections are left out"
         return data
-    if cfg.get("limit"):
-        X_tr, y_tr = X_tr[:cfg["limit"]], y_tr[:cfg["limit"]]
     info = run.info
     dtype = np.dtype(run.config["model"].get("dtype", "float32"))
     if info["task"] == "classification":
@@ -66,6 +65,9 @@ def load_report_data(run: Any) -> ReportData:
     data.y_train, data.y_test, data.source = y_tr, y_te, str(source)
     data.X_train_raw, data.X_train = np.asarray(X_tr), np.asarray(Xs_tr, dtype)
     data.outputs = predict_outputs(data.model, np.asarray(Xs_te, dtype))
+    scaling = run.target_scaling()         # regression outputs back in the data's units
+    if info["task"] == "regression" and scaling is not None:
+        data.outputs = scaling.unscale(data.outputs)
     data.baseline = baselines(info, y_tr, y_te)
     return data
 

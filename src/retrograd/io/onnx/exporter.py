@@ -29,7 +29,8 @@ _SHAPE_KEEPING = (A._Activation, C.Identity, layers.Dropout, norm.LayerNorm, nor
 def export(model: Module, path: Union[str, os.PathLike], example_input: Any = None,
            opset: Optional[int] = None, *, output: Optional[str] = None, scaler: Any = None,
            input_name: str = "input", output_names: Optional[Sequence[str]] = None,
-           dynamic_axes: Optional[dict] = None, metadata: Optional[dict] = None) -> Any:
+           dynamic_axes: Optional[dict] = None, output_affine: Optional[tuple] = None,
+           metadata: Optional[dict] = None) -> Any:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ``onnx.ModelProto``.
 
     - ``example_input``: an array with the input's shape (any batch size); not
@@ -42,6 +43,9 @@ def export(model: Module, path: Union[str, os.PathLike], example_input: Any = No
       graph then takes raw features and scales them itself.
     - ``dynamic_axes``: ``{axis: name}`` of the input's symbolic axes; default
       ``{0: "batch"}``, or batch and ``"sequence"`` for a recurrent first layer.
+    - ``output_affine``: ``(scale, shift)``, arrays broadcast against the
+      (first) output, applied as ``output * scale + shift`` after ``output``:
+      e.g. a regression trained on standardised targets, back in the data's units.
     - ``metadata``: str -> str pairs stored in the file's metadata_props.
 
     A layer without a converter is refused with its path in the module tree
@@ -57,7 +61,8 @@ def export(model: Module, path: Union[str, os.PathLike], example_input: Any = No
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        proto = _build(model, example, opset, output, scaler, input_name, output_names, axes, metadata)
+        proto = _build(model, example, opset, output, scaler, input_name, output_names, axes,
+                       output_affine, metadata)
     finally:
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
@@ -141,7 +146,8 @@ def _scaled(scaler: Any, raw: np.ndarray) -> np.ndarray:
 
 
 def _build(model: Module, example: np.ndarray, opset: int, output: Optional[str], scaler: Any,
-           input_name: str, output_names: Optional[Sequence[str]], axes: dict, metadata: Optional[dict]) -> Any:
+           input_name: str, output_names: Optional[Sequence[str]], axes: dict, output_affine: Optional[tuple],
+           metadata: Optional[dict]) -> Any:
     ctx = GraphBuilder(opset)
     onnx = ctx.onnx
     for name in [input_name] + list(output_names or ["output"] + [f"output_{k}" for k in range(1, 16)]):
@@ -152,6 +158,11 @@ def _build(model: Module, example: np.ndarray, opset: int, output: Optional[str]
     outs = ctx.convert(model, [x], "")
     if output is not None:
         outs[0] = Value(write_activation(ctx, output, outs[0].name, "output_activation"), outs[0].example)
+    if output_affine is not None:
+        scale, shift = (np.asarray(a, dtype=np.float32) for a in output_affine)
+        scaled = ctx.node("Mul", [outs[0].name, ctx.const(scale, "output_affine.scale")], "output_affine")
+        outs[0] = Value(ctx.node("Add", [scaled, ctx.const(shift, "output_affine.shift")], "output_affine"),
+                        np.asarray(outs[0].example * scale + shift, dtype=np.float32))
     names = list(output_names) if output_names is not None else \
         ["output"] + [f"output_{k}" for k in range(1, len(outs))]
     if len(names) != len(outs):
@@ -170,7 +181,8 @@ def _build(model: Module, example: np.ndarray, opset: int, output: Optional[str]
                                    doc_string=_describe(scaler, output))
     proto.ir_version = onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", opset)])
     meta = {"retrograd.preprocessing": type(scaler).__name__ if scaler is not None else "none",
-            "retrograd.output_activation": output or "none"}
+            "retrograd.output_activation": output or "none",
+            "retrograd.output_affine": "yes" if output_affine is not None else "none"}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     onnx.helper.set_model_props(proto, meta)
     return proto
