@@ -90,6 +90,13 @@ def test_export_of_a_trained_run(tmp_path, capsys, config):
     np.testing.assert_allclose(got, bare, rtol=0, atol=1e-5)
 
 
+def test_missing_onnx_is_reported(tmp_path, capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", str(tmp_path)]) == 1
+    assert "missing package" in capsys.readouterr().err
+
+
 def test_export_errors(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope")]) == 2
     assert "run directory" in capsys.readouterr().err
