@@ -3,6 +3,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor, enable_grad, no_grad
 from .flat import FlatParams
+from .hyper import OneOf, Real
 from .jacobian import residual_jacobian
 from .optimizer import Optimizer
 
@@ -22,6 +23,9 @@ class LevenbergMarquardt(Optimizer):
     """
     full_batch = True
     closure_kind = "residuals"
+    hyperparameters = {"mu": Real(low=0, low_open=True), "mu_dec": Real(0, 1, low_open=True, high_open=True),
+                       "mu_inc": Real(low=1, low_open=True), "mu_max": Real(low=0, low_open=True, inf=True),
+                       "jacobian": OneOf("auto", "per_sample", "reverse")}
 
     def __init__(self, params, mu=1e-3, mu_dec=0.1, mu_inc=10.0, mu_max=1e10, error_weights=None,
                  jacobian="auto"):
@@ -147,6 +151,7 @@ class BayesianRegularization(LevenbergMarquardt):
     ``gamma``, ``alpha`` and ``beta`` are attributes after each step. Starts from
     alpha = 0, beta = 1 as trainbr. ``step`` returns F before the step.
     """
+    hyperparameters = {"alpha": Real(low=0), "beta": Real(low=0, low_open=True)}
 
     def __init__(self, params, mu=5e-3, mu_dec=0.1, mu_inc=10.0, mu_max=1e10, error_weights=None,
                  jacobian="auto", alpha=0.0, beta=1.0):

@@ -1,11 +1,13 @@
 """``rg.fit``: the one-call front of the Trainer."""
+from .divergence import DEFAULT_FACTOR
 from .trainer import Trainer
 
 
 def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", batch_size=32,
         validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
         shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
-        progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto"):
+        progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto",
+        divergence_factor=DEFAULT_FACTOR):
     """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
 
     - ``loss``: a loss module, a function ``f(outputs, targets)`` or a name for ``rg.nn.get_loss``.
@@ -46,6 +48,7 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
                       callbacks=callbacks, stop=stop, scheduler=scheduler, seed=seed,
                       shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
                       checkpoint=checkpoint, train_metrics=train_metrics,
-                      blas_threads=blas_threads, bptt=bptt, compile=compile)
+                      blas_threads=blas_threads, bptt=bptt, compile=compile,
+                      divergence_factor=divergence_factor)
     return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
                        validation_split=validation_split, resume=resume)
