@@ -33,7 +33,7 @@ class LevenbergMarquardt(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} works on one parameter group (the flat parameter vector)")
         self._flat = FlatParams(self.param_groups[0]["params"])
-        self.error_weights = None if error_weights is None else np.asarray(error_weights, dtype=np.float64)
+        self.error_weights = None if error_weights is None else _check_weights(error_weights, type(self).__name__)
         self._rows_checked = False
         self._jbuf = None
         self.stopped = False          # True once mu exceeded mu_max: no step reduces E any more
@@ -126,6 +126,17 @@ class LevenbergMarquardt(Optimizer):
     def _load_global_state(self, state):
         self.n_iter = int(state.get("n_iter", 0))
         self.stopped = bool(state.get("stopped", 0))
+
+
+def _check_weights(error_weights, owner):
+    """The error weights as float64: real, finite and >= 0 (they weight squared residuals)."""
+    w = np.asarray(error_weights)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: error_weights must be an array of numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{owner}: error_weights must be finite and >= 0")
+    return w
 
 
 def _spd_solve(A, b):

@@ -33,8 +33,9 @@ class Trainer:
     The trainer emits events to callbacks and never prints. Attributes that
     callbacks may read: ``model``, ``optimizer``, ``epoch``, ``history``,
     ``X_train``, ``y_train``, ``has_validation``, ``stop_training``,
-    ``stop_reason``; helpers ``train_outputs()``, ``grad_norm()``,
-    ``snapshot()`` / ``restore()``.
+    ``stop_reason``, ``diverged``, ``dtype`` (the parameters' dtype, which the
+    data are cast to), ``guard`` (the divergence guard); helpers
+    ``train_outputs()``, ``grad_norm()``, ``snapshot()`` / ``restore()``.
     """
 
     def __init__(self, model, loss, optimizer, *, mode="minibatch", batch_size=32, metrics=(),
@@ -115,16 +116,16 @@ class Trainer:
             from .checkpoint import load_checkpoint
             load_checkpoint(self, resume)
         self.history.declare(self._logged_keys())
-        self._t0 = time.perf_counter() - (self.history.last("time") or 0.0)
         if self.nan_guard:
             _check_finite_weights(self.model)
-            self.guard.keep(self.params, self.epoch)
-            if self.guard.factor is not None and self.guard.reference is None:
-                rows = reference_rows(n)
-                self.guard.reference = self._loss_value(self._outputs(X[rows]), y[rows])
+            self.guard.start(self.params, self.epoch)
+        self._t0 = time.perf_counter() - (self.history.last("time") or 0.0)
         self.callbacks.fire("on_train_begin", {})
         n_params = sum(p.data.size for p in self.params)
         with blas_threads(self.blas_threads, size, n_params):
+            if self.nan_guard and self.guard.factor is not None and self.guard.reference is None:
+                rows = reference_rows(n)
+                self.guard.reference = self._loss_value(self._outputs(X[rows]), y[rows])
             while self.epoch < self.epochs and not self.stop_training:
                 self._run_epoch()
         if not self.stop_training:
@@ -187,6 +188,8 @@ class Trainer:
             if not isfinite(value):
                 self._nan_stop(f"batch {b + 1}")
                 return None
+            if b == 0:
+                self.guard.confirm(value)    # the loss at the weights the last epoch ended with
             total += value * (e - s)
             if events:
                 fire("on_batch_end", b, {"batch": b, "size": e - s, "loss": value})
@@ -203,6 +206,8 @@ class Trainer:
             if not math.isfinite(part):
                 self._nan_stop(f"batch {b + 1}")
                 return None
+            if b == 0:
+                self.guard.confirm(part / n)
             total += part
             count += n
             if events:
@@ -335,7 +340,7 @@ class Trainer:
         if not self.nan_guard:
             return True
         if all(np.isfinite(p.data).all() for p in self.params):
-            self.guard.keep(self.params, epoch + 1)
+            self.guard.propose(self.params, epoch + 1)
             return True
         self._nan_stop("the end of the epoch (weights)", epoch)
         return False
