@@ -86,7 +86,8 @@ CASES = [
      "validation_data y must hold real numbers"),
     ("a scalar X", lambda: fit((np.float32(1.0), Y)), ValueError, "must have a first (examples) axis"),
     ("not a pair", lambda: fit(X), TypeError, "train_data must be a pair (X, y)"),
-    ("a string as data", lambda: fit("data.csv"), TypeError, "train_data must be a pair (X, y) of arrays, got a string"),
+    ("a string as data", lambda: fit("data.csv"), TypeError,
+     "train_data must be a pair (X, y) of arrays, got a string"),
     # counts and sizes
     ("negative epochs", lambda: fit(epochs=-1), ValueError, "fit(): epochs must be >= 0"),
     ("fractional epochs", lambda: fit(epochs=2.5), ValueError, "fit(): epochs must be a whole number"),

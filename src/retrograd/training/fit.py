@@ -34,9 +34,10 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
     - ``scheduler``: an ``rg.optim.lr_scheduler`` object (stepped each epoch) or ``LRScheduler``.
     - ``checkpoint``: a path (checkpoint every epoch) or a ``Checkpoint``; ``resume``: a
       checkpoint path to continue from, bit for bit.
-    - ``nan_guard``: stop a run that diverges (a non-finite loss or weights, or an epoch loss above
-      ``divergence_factor`` times the loss at the starting weights; None turns that test off),
-      restore the last good weights, and set ``history.diverged`` (``retrograd.training.divergence``).
+    - ``nan_guard``: stop a run that diverges (a non-finite loss or weights, or a loss above
+      ``divergence_factor`` times the starting loss in two epochs running; None turns that test
+      off), restore the last good weights, and set ``history.diverged``
+      (``retrograd.training.divergence``).
     - ``quiet``: no progress output; ``progress``: a custom ``ProgressBar``.
     - ``train_metrics``: also compute ``metrics`` on the training set (one extra forward pass).
     - ``bptt``: ``(k1, k2)`` (or one int for k1 = k2) trains a recurrent model by truncated BPTT:

@@ -11,7 +11,7 @@ from .batching import ShuffleOrder, batch_bounds, batch_size_for, check_mode
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
 from .compiled import CompiledStep, model_is_traceable
-from .divergence import DEFAULT_FACTOR, DivergenceGuard, reference_rows
+from .divergence import DEFAULT_FACTOR, DivergenceGuard, constant_prediction_loss, reference_rows
 from .history import History
 from .inputs import (as_arrays, as_inputs, check_bptt, check_model_and_optimizer, split_validation,
                      whole_number)
@@ -125,7 +125,9 @@ class Trainer:
         with blas_threads(self.blas_threads, size, n_params):
             if self.nan_guard and self.guard.factor is not None and self.guard.reference is None:
                 rows = reference_rows(n)
-                self.guard.reference = self._loss_value(self._outputs(X[rows]), y[rows])
+                out, target = self._outputs(X[rows]), y[rows]
+                self.guard.set_reference(self._loss_value(out, target),
+                                         constant_prediction_loss(self._loss_value, out, target))
             while self.epoch < self.epochs and not self.stop_training:
                 self._run_epoch()
         if not self.stop_training:
@@ -148,14 +150,15 @@ class Trainer:
             return  # the NaN guard stopped training
         logs = {"epoch": epoch, "loss": loss_sum / len(self.X_train)}
         if self.nan_guard and self.guard.exploded(logs["loss"]):
-            self._diverge(f"the loss exploded in epoch {epoch + 1}: {logs['loss']:.4g} is more than "
-                          f"{self.guard.factor:g} times the loss at the starting weights "
-                          f"({self.guard.reference:.4g})", epoch)
+            before = self.history.last("loss")
+            self._diverge(f"the loss exploded: {before:.4g} in epoch {epoch} and {logs['loss']:.4g} in "
+                          f"epoch {epoch + 1}, more than {self.guard.factor:g} times "
+                          f"{self.guard.reference_is} ({self.guard.reference:.4g})", epoch)
             return
         self._evaluate(logs)
         if lr is not None:
             logs["lr"] = lr
-        if not self._guard_weights(epoch):
+        if not self._guard_weights(epoch, logs["loss"]):
             return
         logs["time"] = time.perf_counter() - self._t0
         self.epoch = epoch + 1
@@ -185,11 +188,11 @@ class Trainer:
             if self._step_loss is not None:     # residual closures: the data loss where the step began
                 value = self._step_loss
             value = float(value if value is not None else self._last_loss)
+            if b == 0:
+                self.guard.first_loss(value)    # the loss at the weights the last epoch ended with
             if not isfinite(value):
                 self._nan_stop(f"batch {b + 1}")
                 return None
-            if b == 0:
-                self.guard.confirm(value)    # the loss at the weights the last epoch ended with
             total += value * (e - s)
             if events:
                 fire("on_batch_end", b, {"batch": b, "size": e - s, "loss": value})
@@ -203,11 +206,11 @@ class Trainer:
             if events:
                 self.callbacks.fire("on_batch_begin", b, {"batch": b, "size": e - s})
             part, n = self.bptt.run_batch(self, X[s:e], y[s:e])
+            if b == 0:
+                self.guard.first_loss(part / n)
             if not math.isfinite(part):
                 self._nan_stop(f"batch {b + 1}")
                 return None
-            if b == 0:
-                self.guard.confirm(part / n)
             total += part
             count += n
             if events:
@@ -335,12 +338,12 @@ class Trainer:
         for p, a in zip(self.params, snapshot):
             p.data[...] = a
 
-    def _guard_weights(self, epoch):
-        """Keep a copy of finite weights each epoch; on Inf/NaN weights restore it and stop."""
+    def _guard_weights(self, epoch, loss):
+        """Keep a copy of finite weights each epoch; on Inf/NaN weights restore good ones and stop."""
         if not self.nan_guard:
             return True
         if all(np.isfinite(p.data).all() for p in self.params):
-            self.guard.propose(self.params, epoch + 1)
+            self.guard.end_epoch(self.params, epoch + 1, loss)
             return True
         self._nan_stop("the end of the epoch (weights)", epoch)
         return False
@@ -350,11 +353,11 @@ class Trainer:
         if not self.nan_guard:
             raise FloatingPointError(f"fit(): non-finite loss at epoch {epoch + 1}, {where}; "
                                      "lower the learning rate or enable nan_guard")
-        self._diverge(f"non-finite loss or weights at epoch {epoch + 1}, {where}", epoch)
+        self._diverge(f"non-finite loss or weights at epoch {epoch + 1}, {where}", epoch, during_epoch=True)
 
-    def _diverge(self, what, epoch):
+    def _diverge(self, what, epoch, during_epoch=False):
         """Restore the last good weights and stop, saying what happened and what to try."""
-        self.guard.restore(self.params)
+        self.guard.restore(self.params, during_epoch)
         self.epoch = epoch
         self.diverged = True
         self.stop_training = True
