@@ -229,9 +229,13 @@ def rnn_seq(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, nonlinearity="tanh"):
     hs = _project(x, w_ih) + (b_ih + b_hh)          # the input's share of every step, then the steps in place
     h = h0
     for t in _steps(x.shape[0], reverse):
-        pre = hs[t] + h @ w_hh.T
-        hs[t] = xp.tanh(pre) if nonlinearity == "tanh" else xp.maximum(pre, 0)
-        h = hs[t]
+        row = hs[t]
+        row += h @ w_hh.T
+        if nonlinearity == "tanh":
+            xp.tanh(row, out=row)
+        else:
+            xp.maximum(row, 0, out=row)
+        h = row
     return hs
 
 
