@@ -115,10 +115,13 @@ class Run:
 
     def model(self):
         from .setup import build_model
-        model = build_model(self.config, self.info["n_inputs"], self.info["n_outputs"])
         path = self.dir / MODEL_FILE
         if not path.exists():
             raise ConfigError(f"{path} is missing; the run did not finish")
+        if self.config["model"].get("type") == "cascade":    # grown by training: the file holds its architecture
+            from ..io import load
+            return load(path)
+        model = build_model(self.config, self.info["n_inputs"], self.info["n_outputs"])
         arrays, _ = load_tensors(path)
         try:
             model.load_state_dict(arrays)

@@ -57,10 +57,11 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
     loss_name = setup.resolve_loss(config, prepared.task)
     config["loss"]["name"] = loss_name
     threshold = setup.decision_threshold(config, loss_name)
-    model = setup.build_model(config, prepared.n_inputs, prepared.n_outputs)
+    cascade = config["model"]["type"] == "cascade"
+    model = None if cascade else setup.build_model(config, prepared.n_inputs, prepared.n_outputs)
     loss_fn = setup.build_loss(config, loss_name)
-    optimizer = setup.build_optimizer(config, model)
-    scheduler = setup.build_scheduler(config, optimizer)
+    optimizer = None if cascade else setup.build_optimizer(config, model)
+    scheduler = None if cascade else setup.build_scheduler(config, optimizer)
     t = config["train"]
     callbacks, snapshots = [], None
     if prepared.n_inputs == 2 and prepared.task == "binary" and prepared.n_outputs == 1 and t["snapshots"]:
@@ -68,16 +69,21 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print):
         callbacks.append(snapshots.callback)
     name = config["data"]["name"]
     arch = "-".join(str(w) for w in [prepared.n_inputs, *config["model"]["hidden"], prepared.n_outputs])
-    out(f"retrograd train: {name} ({prepared.task}, {len(prepared.X_train)} train / {len(prepared.X_test)} test "
-        f"examples), network {arch} {config['model']['activation']}, loss {loss_name}, optimizer "
-        f"{config['optimizer']['name']} {_hyper(config['optimizer'])}, {t['mode']} mode"
-        + (f" (batch {t['batch_size']})" if t["mode"] == "minibatch" else "") + f", up to {t['epochs']} epochs")
+    examples = f"{name} ({prepared.task}, {len(prepared.X_train)} train / {len(prepared.X_test)} test examples)"
     start = time.perf_counter()
-    history = rg.fit(model, loss_fn, optimizer, (prepared.X_train, prepared.y_train), epochs=t["epochs"],
-                     mode=t["mode"], batch_size=t["batch_size"], validation_split=t["validation_split"],
-                     metrics=setup.metric_functions(config, prepared.task, threshold), callbacks=callbacks,
-                     stop=setup.stop_rules(config, threshold), seed=t["seed"], quiet=quiet,
-                     scheduler=scheduler)
+    if cascade:
+        out(f"retrograd train: {examples}, cascade-correlation (up to {config['cascade']['max_hidden']} hidden "
+            f"units), up to {t['epochs']} epochs")
+        model, history = setup.train_cascade(config, prepared, callbacks)
+    else:
+        out(f"retrograd train: {examples}, network {arch} {config['model']['activation']}, loss {loss_name}, "
+            f"optimizer {config['optimizer']['name']} {_hyper(config['optimizer'])}, {t['mode']} mode"
+            + (f" (batch {t['batch_size']})" if t["mode"] == "minibatch" else "") + f", up to {t['epochs']} epochs")
+        history = rg.fit(model, loss_fn, optimizer, (prepared.X_train, prepared.y_train), epochs=t["epochs"],
+                         mode=t["mode"], batch_size=t["batch_size"], validation_split=t["validation_split"],
+                         metrics=setup.metric_functions(config, prepared.task, threshold), callbacks=callbacks,
+                         stop=setup.stop_rules(config, threshold), seed=t["seed"], quiet=quiet,
+                         scheduler=scheduler)
     seconds = time.perf_counter() - start
     train_score, _ = score(model, loss_fn, prepared.X_train, prepared.y_train, prepared.task, threshold)
     test_score, test_out = score(model, loss_fn, prepared.X_test, prepared.y_test, prepared.task, threshold)
