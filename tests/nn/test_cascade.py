@@ -122,3 +122,15 @@ def test_fit_can_fine_tune_a_grown_network_and_the_compiled_step_matches():
         runs.append((h["loss"], net.output.weight.data.copy()))
     assert runs[0][0][-1] < runs[0][0][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_absorbing_an_input_scaling_gives_the_same_outputs_on_raw_inputs():
+    net = _grown()
+    rng = np.random.default_rng(6)
+    raw = rng.normal(50.0, 20.0, (9, 3))
+    mean, scale = raw.mean(axis=0), raw.std(axis=0)
+    before = net(rg.tensor((raw - mean) / scale)).data
+    net.absorb_input_scaling(mean, scale)
+    np.testing.assert_allclose(net(rg.tensor(raw)).data, before, rtol=1e-11, atol=1e-13)
+    with pytest.raises(ValueError, match="absorb_input_scaling"):
+        net.absorb_input_scaling(mean, np.zeros(3))
