@@ -159,3 +159,14 @@ def test_bad_data_is_named():
         cc.fit(np.full((4, 2), np.nan), np.zeros(4))
     with pytest.raises(ValueError, match="model has 3 inputs"):
         cc.fit(np.zeros((4, 2)), np.zeros(4), model=CascadeNetwork(3, 1))
+
+
+def test_the_epoch_budget_is_kept_exactly():
+    X, y = rg.data.two_spirals()
+    cc = CascadeCorrelation(max_hidden=30, max_epochs=300, seed=0)
+    model = cc.fit(X, y - 0.5)
+    assert cc.epochs_ == 300 and cc.history_.epochs == 300
+    assert cc.stop_reason_ == "max_epochs=300" and not cc.solved_
+    assert model.n_hidden == len(cc.units_) >= 1
+    out = model(rg.tensor(X)).data                       # the model holds the trainer's final output weights
+    assert np.isclose(np.mean((out - (y - 0.5)) ** 2), cc.history_["loss"][-1], rtol=0.2)

@@ -245,7 +245,10 @@ class CascadeCorrelation:
                 self.stop_reason = f"max_hidden={self.max_hidden} units"
             if self.stop_reason is not None:
                 break
-            column, out_w = self._train_candidates(H, T, out.weights)
+            grown = self._train_candidates(H, T, out.weights)
+            if grown is None:                         # stopped while the pool trained: nothing installed
+                continue
+            column, out_w = grown
             H = np.concatenate([H, column[:, None]], axis=1)
             out = out.widened(out_w, self.output_phase, self.output_phase.epsilon / n)
         model.set_output_weights(out.weights[:, 1:].T, out.weights[:, 0])
@@ -289,6 +292,8 @@ class CascadeCorrelation:
             if self._done(diff):
                 self._record("output", diff, H.shape[1] - 1 - self.model_.n_inputs, epoch_counts=False)
                 return True
+            if self.stop_training:                    # stopped during the candidate phase: no more steps
+                return False
             good[...] = out.weights
             out.step(err.T @ H)
             self.model_.set_output_weights(out.weights[:, 1:].T, out.weights[:, 0])   # callbacks see the model
@@ -299,7 +304,10 @@ class CascadeCorrelation:
 
     # ------------------------------------------------------------------ candidate phase
     def _train_candidates(self, H: np.ndarray, T: np.ndarray, W: np.ndarray):
-        """Train the pool, install the best candidate; returns (its values, its initial output weights)."""
+        """Train the pool, install the best candidate; returns (its values, its initial output weights).
+
+        Returns None, installing nothing, when training is stopped before the pool is done.
+        """
         phase = self.candidate_phase
         n, fan_in = H.shape
         diff, err = self._errors(H, T, W)
@@ -316,7 +324,9 @@ class CascadeCorrelation:
             _, score, slope = candidate_slopes(H, pool.weights, groups, centred, sse)
             pool.step(slope)
             self._record("candidates", diff, k_hidden, score=float(score.max()))
-            if self.stop_training or patience.stagnant(float(score.max()), epoch):
+            if self.stop_training:
+                return None
+            if patience.stagnant(float(score.max()), epoch):
                 break
         values, score, _ = candidate_slopes(H, pool.weights, groups, centred, sse)   # the final weights
         best = int(np.argmax(np.where(np.isfinite(score), score, -1.0)))
