@@ -109,6 +109,22 @@ def _add_report(sub):
     p.set_defaults(handler=run)
 
 
+def _add_export(sub):
+    p = sub.add_parser("export", help="write a trained run's model as ONNX (raw features in, probabilities out)")
+    p.add_argument("run", help="run directory written by `retrograd train`")
+    p.add_argument("--format", default="onnx", choices=("onnx",), help="file format (default onnx)")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default RUN/model.onnx)")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default 17)")
+    p.add_argument("--no-scaling", action="store_true", help="leave the input scaling out of the graph")
+    p.add_argument("--logits", action="store_true", help="no softmax/sigmoid on the output")
+
+    def run(args, parser):
+        from .export_cmd import run_export
+        return run_export(args.run, args.format, args.output, args.opset, scaling=not args.no_scaling,
+                          probabilities=not args.logits)
+    p.set_defaults(handler=run)
+
+
 def _add_gradcheck(sub):
     p = sub.add_parser("gradcheck", help="check a configured model's gradients against finite differences")
     _add_config_flags(p)
@@ -125,7 +141,8 @@ def _add_gradcheck(sub):
 # (import the command's module inside the handler, so `retrograd --help` stays fast). A new
 # subcommand is one more function here. Subcommands that read a run directory name their
 # positional argument ``run``; tests/cli/test_run_dirs.py runs each of them on damaged run directories.
-SUBCOMMANDS = [_add_demo, _add_train, _add_evaluate, _add_predict, _add_plot, _add_report, _add_gradcheck]
+SUBCOMMANDS = [_add_demo, _add_train, _add_evaluate, _add_predict, _add_plot, _add_report, _add_export,
+               _add_gradcheck]
 
 
 def build_parser():
