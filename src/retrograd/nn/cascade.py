@@ -23,7 +23,7 @@ from ..autograd import functions as F
 from ..autograd.tensor import Tensor
 from .containers import ModuleList
 from .layers import Linear
-from .module import Module, Parameter
+from .module import Module
 
 # Fahlman's reference code allows 2,000 units; the cap also keeps a stored description
 # from asking for an absurd allocation before its tensors are checked.
