@@ -70,7 +70,7 @@ def test_npz_round_trip_and_errors(tmp_path):
     np.testing.assert_array_equal(y, [0, 1, 0])
     with pytest.raises(DataError, match=r"no array named 'labels'; the archive holds \['X', 'y'\]") as info:
         rg.data.load_npz(p, y_key="labels")
-    assert str(p) in str(info.value) and info.value.column == "labels"
+    assert str(p) in str(info.value) and info.value.array == "labels"
 
     bad = tmp_path / "nan.npz"
     X = np.zeros((3, 2))
