@@ -163,6 +163,9 @@ def read_config_file(path):
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the config "
+                          "as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     if path.suffix.lower() == ".json":
@@ -170,6 +173,8 @@ def read_config_file(path):
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:     # 5000-digit numbers, nesting past the recursion limit
+            raise ConfigError(f"{path}: invalid JSON: {str(exc)[:200]}") from None
     else:
         tomllib = _tomllib()
         try:

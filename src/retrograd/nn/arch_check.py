@@ -211,11 +211,17 @@ class _Walk:
                                     f"known: {', '.join(sorted(ARGUMENTS))}")
         self._keys(desc, {"type", "args"}, set(), where)
         args = checked_arguments(kind, desc.get("args", {}), where)
-        for name, spec in _leaf_state(kind, args).items():
-            self.state[dot + name] = spec
-            if self.max_tensors is not None and len(self.state) > self.max_tensors:
-                raise ArchitectureError(f"the architecture needs more than the {self.max_tensors} "
-                                        "tensors the file holds")
+        if kind in _GATES:      # counted before the names are made: num_layers may be 10^9
+            count = args["num_layers"] * (2 if args["bidirectional"] else 1) * (4 if args["bias"] else 2)
+            self._budget(count)
+        leaf = _leaf_state(kind, args)
+        self._budget(len(leaf))
+        self.state.update((dot + name, spec) for name, spec in leaf.items())
+
+    def _budget(self, more: int) -> None:
+        if self.max_tensors is not None and len(self.state) + more > self.max_tensors:
+            raise ArchitectureError(f"the architecture needs more than {self.max_tensors} tensors, "
+                                    "far more than the file holds")
 
     @staticmethod
     def _keys(desc: Dict[str, Any], allowed: set, required: set, where: str) -> None:

@@ -169,7 +169,7 @@ def _check_optimizer_state(optimizer, saved, fail):
              f"{len(live)}")
     for i, (group, mine) in enumerate(zip(saved["param_groups"], live)):
         if not isinstance(group, dict) or set(group) != set(mine):
-            keys = sorted(group) if isinstance(group, dict) else group
+            keys = sorted(map(str, group)) if isinstance(group, dict) else group
             fail(f"parameter group {i} holds {keys!s:.200}, this {type(optimizer).__name__} has "
                  f"{sorted(mine)}: written by another optimizer?")
         params = group["params"]
