@@ -9,10 +9,12 @@ def pytest_terminal_summary(terminalreporter):
     if not REPORT:
         return
     terminalreporter.section("fuzzed readers")
-    for reader, (cases, outcomes, seconds, peak) in sorted(REPORT.items()):
+    for reader, (cases, outcomes, seconds, peak, kinds) in sorted(REPORT.items()):
         parts = ", ".join(f"{name} {n}" for name, n in sorted(outcomes.items(), key=lambda kv: -kv[1]))
         terminalreporter.write_line(f"{reader:<14} {cases:6d} cases in {seconds:5.1f} s, "
-                                    f"peak {peak / 1e6:6.2f} MB: {parts}")
+                                    f"peak {peak / 1e6:6.2f} MB: {parts}; {len(kinds)} kinds of error, most often:")
+        for kind, n in kinds.most_common(4):
+            terminalreporter.write_line(f"{'':<16}{n:6d}  {kind}")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import random
+import re
 import time
 import tracemalloc
 import warnings
@@ -15,7 +16,7 @@ from collections import Counter
 
 SCALE = float(os.environ.get("RETROGRAD_FUZZ_SCALE", "1"))
 
-# reader -> (cases, Counter of outcomes, seconds, worst peak bytes); printed by conftest.py
+# reader -> (cases, Counter of outcomes, seconds, worst peak bytes, Counter of error kinds); printed by conftest.py
 REPORT = {}
 
 INTERESTING = [0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 1023, 1024, 4095,
@@ -203,7 +204,7 @@ def run_fuzz(reader, n, make_case, load, allowed, directory, suffix, peak_limit,
         load(path)
         path.unlink()
     rng = random.Random(f"retrograd-fuzz-{reader}")
-    outcomes, worst = Counter(), 0
+    outcomes, kinds, worst = Counter(), Counter(), 0
     start = time.perf_counter()
     for i in range(n):
         label, payload = make_case(rng, i)
@@ -221,6 +222,7 @@ def run_fuzz(reader, n, make_case, load, allowed, directory, suffix, peak_limit,
             outcomes["loaded"] += 1
         except allowed as exc:
             outcomes[type(exc).__name__] += 1
+            kinds[_kind_of(str(exc), str(path))] += 1
             assert str(path) in str(exc), f"{reader} case {i} ({label}): the error does not name the file: {exc}"
         except Exception as exc:  # noqa: BLE001 - the point of the test: nothing else may escape
             raise AssertionError(f"{reader} case {i} ({label}): {type(exc).__name__} escaped: "
@@ -233,5 +235,14 @@ def run_fuzz(reader, n, make_case, load, allowed, directory, suffix, peak_limit,
         limit = peak_limit(len(payload))
         assert peak <= limit, (f"{reader} case {i} ({label}): allocated {peak} bytes for a "
                                f"{len(payload)}-byte file (limit {limit})")
-    REPORT[reader] = (n, outcomes, time.perf_counter() - start, worst)
+    REPORT[reader] = (n, outcomes, time.perf_counter() - start, worst, kinds)
     return outcomes
+
+
+def _kind_of(message, path):
+    """The problem an error reports, without the file, array, line, numbers or quoted values."""
+    text = message.replace(path, "").lstrip(":, ")
+    text = re.sub(r"^(array '[^']*'|line \d+|column [^:]*)(, )?", "", text).lstrip(":, ")
+    text = re.sub(r"^(array '[^']*'|line \d+|column [^:]*)(, )?", "", text).lstrip(":, ")
+    text = re.sub(r"'[^']*'|\"[^\"]*\"|-?\d[\d.e+-]*", "_", text)
+    return text[:60]

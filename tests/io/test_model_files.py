@@ -250,7 +250,7 @@ def test_tensor_kinds_are_checked_against_the_architecture(tmp_path):
 def test_checked_shapes_match_the_built_layers(name, make, x):
     """arch_check's tables give exactly the tensors each layer builds, with every argument given or defaulted."""
     from retrograd.nn.arch import build, describe
-    from retrograd.nn.arch_check import ARGUMENTS, expected_state
+    from retrograd.nn.arch_check import _REQUIRED, ARGUMENTS, expected_state
     desc = describe(make())
 
     def real(module):
@@ -259,8 +259,7 @@ def test_checked_shapes_match_the_built_layers(name, make, x):
 
     def required_only(d):
         if "args" in d:
-            d = dict(d, args={k: v for k, v in d["args"].items() if ARGUMENTS[d["type"]][k][1] is not None
-                              and not _has_default(d["type"], k)})
+            d = dict(d, args={k: v for k, v in d["args"].items() if ARGUMENTS[d["type"]][k][1] is _REQUIRED})
         for key in ("body", "shortcut"):
             if key in d:
                 d = dict(d, **{key: required_only(d[key])})
@@ -269,8 +268,3 @@ def test_checked_shapes_match_the_built_layers(name, make, x):
         return d
     minimal = required_only(desc)
     assert expected_state(minimal) == real(build(minimal))
-
-
-def _has_default(kind, arg):
-    from retrograd.nn.arch_check import _REQUIRED, ARGUMENTS
-    return ARGUMENTS[kind][arg][1] is not _REQUIRED

@@ -46,20 +46,21 @@ class _Source:
         return DataError(problem, self.path)
 
     def read(self, n):
-        """Up to ``n`` bytes (fewer only at the end of the data)."""
+        """Up to ``n`` bytes (fewer only at the end of the data), without copying a raw file's bytes."""
         if not self.gzipped:
-            out = self.raw[self.pos:self.pos + n]
+            out = memoryview(self.raw)[self.pos:self.pos + n]
             self.pos += len(out)
             return out
-        parts, got = [], 0
+        out, got = bytearray(n), 0            # n is at most 1032x the file (checked by the caller)
         while got < n:
             chunk = self._inflate(min(n - got, _CHUNK))
             if not chunk:
                 break
-            parts.append(chunk)
+            out[got:got + len(chunk)] = chunk
             got += len(chunk)
+        del out[got:]
         self.pos += got
-        return b"".join(parts)
+        return out
 
     def _inflate(self, n):
         """Up to ``n`` decompressed bytes; b"" at the end of the last gzip member."""
@@ -131,12 +132,12 @@ def read_idx(path):
                         f"{expected} data bytes after the {header_len}-byte header, found {actual}{more}", path)
     if src.gzipped and src.read(1):                         # pragma: no cover - read(1) above was empty
         raise DataError("gzip data continue after the array", path)
-    data = np.frombuffer(payload, dtype=dtype).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
+    data = np.frombuffer(payload, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+    return data if data.flags.writeable else data.copy()
 
 
 def write_idx(array, path, compress=None):
-    """Write an array as IDX (gzipped when ``compress`` or the name ends in .gz). Used by tests and tools."""
+    """Write an array as IDX (gzipped when ``compress`` or the name ends in .gz), atomically. Used by tests and tools."""
     array = np.asarray(array)
     codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_TYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
@@ -146,7 +147,9 @@ def write_idx(array, path, compress=None):
     payload = header + array.astype(_IDX_TYPES[code]).tobytes()
     if compress or (compress is None and str(path).endswith(".gz")):
         payload = gzip.compress(payload)
-    Path(path).write_bytes(payload)
+    from ..io.atomic import atomic_write
+    with atomic_write(path) as f:
+        f.write(payload)
 
 
 def _find(directory, stem):

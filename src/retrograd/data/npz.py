@@ -20,7 +20,7 @@ import sys
 import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Dict, Iterable, Tuple
+from typing import IO, Dict, Iterable, Tuple
 
 import numpy as np
 
@@ -130,14 +130,14 @@ def _check_directory_entry(info: zipfile.ZipInfo, file_size: int, fail) -> None:
                    "a damaged zip directory or a decompression bomb")
 
 
-def _read_exact(member: BinaryIO, n: int, what: str, fail) -> bytes:
+def _read_exact(member: IO[bytes], n: int, what: str, fail) -> bytes:
     data = member.read(n)
     if len(data) != n:
         raise fail(f"the .npy data end inside the {what}: truncated")
     return data
 
 
-def _read_npy_header(member: BinaryIO, member_size: int,
+def _read_npy_header(member: IO[bytes], member_size: int,
                      fail) -> Tuple[np.dtype, bool, Tuple[int, ...], int]:
     """(dtype, fortran_order, shape, header length in bytes) of the .npy stream ``member``.
 

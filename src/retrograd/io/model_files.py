@@ -67,7 +67,7 @@ def load(path, return_metadata=False):
     return (obj, meta) if return_metadata else obj
 
 
-def parse_architecture(text, path):
+def parse_architecture(text: str, path: object) -> object:
     """The architecture description stored as JSON ``text``; SafetensorsError naming ``path`` if unreadable."""
     try:
         return json.loads(text)
@@ -76,7 +76,7 @@ def parse_architecture(text, path):
                                f"{str(exc)[:200]}); load the weights with rg.io.load_tensors instead") from None
 
 
-def check_architecture(desc, arrays, path):
+def check_architecture(desc: object, arrays: "dict[str, np.ndarray]", path: object) -> None:
     """Compare ``desc`` with the tensors read from ``path`` (names, shapes, kinds); nothing is built."""
     from ..nn.arch_check import ArchitectureError, expected_state
     try:

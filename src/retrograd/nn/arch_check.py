@@ -22,7 +22,7 @@ class ArchitectureError(ValueError):
     """A stored architecture description names an unknown layer or has invalid arguments."""
 
 
-_REQUIRED = object()
+_REQUIRED: Any = object()
 
 
 def _is_int(v: Any) -> bool:
@@ -61,26 +61,28 @@ def _bool(v: Any) -> bool:
     return type(v) is bool
 
 
-def _conv(d: int) -> Dict[str, Tuple[Callable[[Any], bool], Any]]:
+def _conv(d: int) -> "Arguments":
     return {"in_channels": (_positive, _REQUIRED), "out_channels": (_positive, _REQUIRED),
             "kernel_size": (_sizes(d, _positive), _REQUIRED), "stride": (_sizes(d, _positive), 1),
             "padding": (_sizes(d, _size), 0), "dilation": (_sizes(d, _positive), 1),
             "groups": (_positive, 1), "bias": (_bool, True)}
 
 
-def _pool(d: int) -> Dict[str, Tuple[Callable[[Any], bool], Any]]:
+def _pool(d: int) -> "Arguments":
     return {"kernel_size": (_sizes(d, _positive), _REQUIRED),
             "stride": (_optional(_sizes(d, _positive)), None), "padding": (_sizes(d, _size), 0)}
 
 
-_BATCHNORM = {"num_features": (_size, _REQUIRED), "eps": (_number, 1e-5), "momentum": (_optional(_number), 0.1),
+Arguments = Dict[str, Tuple[Callable[[Any], bool], Any]]
+
+_BATCHNORM: Arguments = {"num_features": (_size, _REQUIRED), "eps": (_number, 1e-5), "momentum": (_optional(_number), 0.1),
               "affine": (_bool, True), "track_running_stats": (_bool, True)}
-_RNN = {"input_size": (_size, _REQUIRED), "hidden_size": (_positive, _REQUIRED), "num_layers": (_positive, 1),
+_RNN: Arguments = {"input_size": (_size, _REQUIRED), "hidden_size": (_positive, _REQUIRED), "num_layers": (_positive, 1),
         "bias": (_bool, True), "batch_first": (_bool, False), "dropout": (_number, 0.0),
         "bidirectional": (_bool, False)}
 
 # layer name -> {argument: (check, default or _REQUIRED)}
-ARGUMENTS: Dict[str, Dict[str, Tuple[Callable[[Any], bool], Any]]] = {
+ARGUMENTS: Dict[str, Arguments] = {
     "Linear": {"in_features": (_size, _REQUIRED), "out_features": (_size, _REQUIRED), "bias": (_bool, True)},
     "Flatten": {"start_axis": (_is_int, 1), "end_axis": (_is_int, -1)},
     "Dropout": {"p": (_number, 0.5)},
@@ -110,34 +112,37 @@ _activation_arguments()
 
 def _leaf_state(kind: str, a: Dict[str, Any]) -> State:
     """The parameters and buffers a leaf layer with arguments ``a`` (all checked) holds."""
-    f = "f"
+    state: State = {}
     if kind == "Linear":
-        state = {"weight": ((a["in_features"], a["out_features"]), f)}
-        return dict(state, bias=((a["out_features"],), f)) if a["bias"] else state
-    if kind == "Embedding":
-        return {"weight": ((a["num_embeddings"], a["embedding_dim"]), f)}
-    if kind in ("Conv1d", "Conv2d"):
+        state["weight"] = ((a["in_features"], a["out_features"]), "f")
+        if a["bias"]:
+            state["bias"] = ((a["out_features"],), "f")
+    elif kind == "Embedding":
+        state["weight"] = ((a["num_embeddings"], a["embedding_dim"]), "f")
+    elif kind in ("Conv1d", "Conv2d"):
         d = 1 if kind == "Conv1d" else 2
         if a["in_channels"] % a["groups"] or a["out_channels"] % a["groups"]:
             raise ArchitectureError(f"{kind}: in_channels {a['in_channels']} and out_channels "
                                     f"{a['out_channels']} must both be divisible by groups={a['groups']}")
         k = a["kernel_size"]
         kernel = tuple(k) if isinstance(k, list) else (k,) * d
-        state = {"weight": ((a["out_channels"], a["in_channels"] // a["groups"]) + kernel, f)}
-        return dict(state, bias=((a["out_channels"],), f)) if a["bias"] else state
-    if kind in ("BatchNorm1d", "BatchNorm2d"):
+        state["weight"] = ((a["out_channels"], a["in_channels"] // a["groups"]) + kernel, "f")
+        if a["bias"]:
+            state["bias"] = ((a["out_channels"],), "f")
+    elif kind in ("BatchNorm1d", "BatchNorm2d"):
         n = (a["num_features"],)
-        state = {"weight": (n, f), "bias": (n, f)} if a["affine"] else {}
+        if a["affine"]:
+            state.update(weight=(n, "f"), bias=(n, "f"))
         if a["track_running_stats"]:
-            state.update(running_mean=(n, f), running_var=(n, f), num_batches_tracked=((), "i"))
-        return state
-    if kind == "LayerNorm":
+            state.update(running_mean=(n, "f"), running_var=(n, "f"), num_batches_tracked=((), "i"))
+    elif kind == "LayerNorm":
         s = a["normalized_shape"]
         shape = tuple(s) if isinstance(s, list) else (s,)
-        return {"weight": (shape, f), "bias": (shape, f)} if a["elementwise_affine"] else {}
-    if kind in _GATES:
-        return _recurrent_state(kind, a)
-    return {}
+        if a["elementwise_affine"]:
+            state.update(weight=(shape, "f"), bias=(shape, "f"))
+    elif kind in _GATES:
+        state = _recurrent_state(kind, a)
+    return state
 
 
 def _recurrent_state(kind: str, a: Dict[str, Any]) -> State:
