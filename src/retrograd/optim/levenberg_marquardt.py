@@ -3,6 +3,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor, enable_grad, no_grad
 from .flat import FlatParams
+from .hyper import OneOf, Real
 from .jacobian import residual_jacobian
 from .optimizer import Optimizer
 
@@ -22,6 +23,9 @@ class LevenbergMarquardt(Optimizer):
     """
     full_batch = True
     closure_kind = "residuals"
+    hyperparameters = {"mu": Real(low=0, low_open=True), "mu_dec": Real(0, 1, low_open=True, high_open=True),
+                       "mu_inc": Real(low=1, low_open=True), "mu_max": Real(low=0, low_open=True, inf=True),
+                       "jacobian": OneOf("auto", "per_sample", "reverse")}
 
     def __init__(self, params, mu=1e-3, mu_dec=0.1, mu_inc=10.0, mu_max=1e10, error_weights=None,
                  jacobian="auto"):
@@ -29,7 +33,7 @@ class LevenbergMarquardt(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} works on one parameter group (the flat parameter vector)")
         self._flat = FlatParams(self.param_groups[0]["params"])
-        self.error_weights = None if error_weights is None else np.asarray(error_weights, dtype=np.float64)
+        self.error_weights = None if error_weights is None else _check_weights(error_weights, type(self).__name__)
         self._rows_checked = False
         self._jbuf = None
         self.stopped = False          # True once mu exceeded mu_max: no step reduces E any more
@@ -124,6 +128,17 @@ class LevenbergMarquardt(Optimizer):
         self.stopped = bool(state.get("stopped", 0))
 
 
+def _check_weights(error_weights, owner):
+    """The error weights as float64: real, finite and >= 0 (they weight squared residuals)."""
+    w = np.asarray(error_weights)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: error_weights must be an array of numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{owner}: error_weights must be finite and >= 0")
+    return w
+
+
 def _spd_solve(A, b):
     """Solve A x = b for symmetric positive definite A (Cholesky), least squares if it is singular."""
     try:
@@ -147,6 +162,7 @@ class BayesianRegularization(LevenbergMarquardt):
     ``gamma``, ``alpha`` and ``beta`` are attributes after each step. Starts from
     alpha = 0, beta = 1 as trainbr. ``step`` returns F before the step.
     """
+    hyperparameters = {"alpha": Real(low=0), "beta": Real(low=0, low_open=True)}
 
     def __init__(self, params, mu=5e-3, mu_dec=0.1, mu_inc=10.0, mu_max=1e10, error_weights=None,
                  jacobian="auto", alpha=0.0, beta=1.0):
