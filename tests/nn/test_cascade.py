@@ -79,14 +79,27 @@ def test_save_and_load_rebuild_the_grown_network(tmp_path):
 
 
 @pytest.mark.parametrize("args,match", [
-    ({"n_inputs": 2, "n_outputs": 1, "hidden": ["relu"]}, "unknown hidden unit activation 'relu'"),
-    ({"n_inputs": 2, "n_outputs": 1, "output": "softmax"}, "unknown output activation"),
-    ({"n_inputs": 0, "n_outputs": 1}, "at least one input"),
-    ({"n_inputs": 2, "n_outputs": 1, "hidden": ["tanh"] * (MAX_HIDDEN_UNITS + 1)}, "at most 2000"),
+    ({"n_inputs": 2, "n_outputs": 1, "hidden": ["relu"]}, r"argument hidden=\['relu'\]"),
+    ({"n_inputs": 2, "n_outputs": 1, "output": "softmax"}, "argument output='softmax'"),
+    ({"n_inputs": 0, "n_outputs": 1}, "argument n_inputs=0"),
+    ({"n_inputs": 2, "n_outputs": 1, "hidden": ["tanh"] * (MAX_HIDDEN_UNITS + 1)}, "argument hidden="),
+    ({"n_inputs": 2}, "the required argument 'n_outputs' is missing"),
 ])
-def test_bad_descriptions_are_refused(args, match):
+def test_bad_descriptions_are_refused_before_anything_is_built(args, match):
     with pytest.raises(ArchitectureError, match=match):
         build({"type": "CascadeNetwork", "args": args})
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"hidden": ["relu"]}, "unknown hidden unit activation 'relu'"),
+    ({"output": "softmax"}, "unknown output activation"),
+    ({"n_inputs": 0}, "at least one input"),
+    ({"hidden": ["tanh"] * (MAX_HIDDEN_UNITS + 1)}, "at most 2000"),
+    ({"hidden": "tanh"}, "a list of unit kinds"),
+])
+def test_the_constructor_refuses_bad_arguments_too(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        CascadeNetwork(**{"n_inputs": 2, "n_outputs": 1, **kwargs})
 
 
 def test_bad_unit_and_input_shapes_are_named():
