@@ -142,10 +142,16 @@ class BayesianRegularization(LevenbergMarquardt):
 
         F = beta * E_D + alpha * E_W,   E_D = Σ w_i r_i²,  E_W = Σ x²     (LM steps on F)
         gamma = P - 2 alpha tr((2 beta JᵀJ + 2 alpha I)⁻¹)               (effective number of parameters)
+              = Σ beta l_i / (beta l_i + alpha),  l_i the eigenvalues of JᵀJ
         alpha <- gamma / (2 E_W),   beta <- (N - gamma) / (2 E_D)
 
     ``gamma``, ``alpha`` and ``beta`` are attributes after each step. Starts from
-    alpha = 0, beta = 1 as trainbr. ``step`` returns F before the step.
+    alpha = 0, beta = 1 as Foresee & Hagan. The re-estimate is valid only for
+    0 < gamma < N (then alpha, beta > 0); when it leaves that range (with N <= P
+    samples, alpha = 0 gives gamma = P >= N and beta <= 0) the hyperparameters
+    restart from trainbr's initial values, gamma = P, alpha = P / (2 E_W),
+    beta = (N - P) / (2 E_D) or 1 if that is not positive (``opt.resets`` counts
+    the restarts). ``step`` returns F before the step.
     """
 
     def __init__(self, params, mu=5e-3, mu_dec=0.1, mu_inc=10.0, mu_max=1e10, error_weights=None,
@@ -154,6 +160,7 @@ class BayesianRegularization(LevenbergMarquardt):
                          error_weights=error_weights, jacobian=jacobian)
         self.alpha, self.beta = float(alpha), float(beta)
         self.gamma = float(self._flat.n)
+        self.resets = 0               # times the hyperparameters left their valid range and were reset
 
     def _objective(self, E_D, x):
         return self.beta * E_D + self.alpha * float(x.astype(np.float64).dot(x))
@@ -183,17 +190,16 @@ class BayesianRegularization(LevenbergMarquardt):
 
     def _reestimate(self, J, E_D, x):
         n, p = J.shape
-        H = 2.0 * self.beta * (J.T @ J)
-        H[np.diag_indices_from(H)] += 2.0 * self.alpha
-        try:
-            trace = float(np.trace(np.linalg.inv(H)))
-        except np.linalg.LinAlgError:
-            return
-        gamma = min(max(p - 2.0 * self.alpha * trace, 1e-8), min(p, n - 1e-8))
         E_W = float(x.astype(np.float64).dot(x))
-        self.gamma = gamma
-        self.alpha = gamma / (2.0 * max(E_W, 1e-30))
-        self.beta = (n - gamma) / (2.0 * max(E_D, 1e-30))
+        gamma = effective_parameters(J, self.alpha, self.beta)
+        alpha = gamma / (2.0 * max(E_W, 1e-30))
+        beta = (n - gamma) / (2.0 * max(E_D, 1e-30))
+        if not (0.0 < gamma < n and alpha > 0.0 and beta > 0.0 and np.isfinite(alpha) and np.isfinite(beta)):
+            # Out of the valid range (gamma -> n, beta -> 0: the usual fate of a net with no more
+            # samples than weights started from alpha = 0): start again from trainbr's initial values.
+            gamma, alpha, beta = _initial_hyperparameters(n, p, E_D, E_W)
+            self.resets += 1
+        self.gamma, self.alpha, self.beta = gamma, alpha, beta
 
     def _global_state(self):
         out = super()._global_state()
@@ -204,3 +210,31 @@ class BayesianRegularization(LevenbergMarquardt):
         super()._load_global_state(state)
         self.alpha, self.beta = float(state["alpha"]), float(state["beta"])
         self.gamma = float(state["gamma"])
+
+
+def effective_parameters(J, alpha, beta):
+    """gamma = sum_i beta l_i / (beta l_i + alpha) over the eigenvalues l_i of JᵀJ (MacKay 1992).
+
+    The same number as P - alpha tr((beta JᵀJ + alpha I)⁻¹), from the smaller of JᵀJ
+    and JJᵀ (they share their non-zero eigenvalues), so it never needs the inverse of
+    a singular matrix. At alpha = 0 it is P, as the trace formula reads (no prior: every
+    weight counts), which is more than N when N < P: the caller resets then.
+    """
+    n, p = J.shape
+    if alpha == 0.0:
+        return float(p)
+    gram = (J @ J.T) if n < p else (J.T @ J)
+    lam = np.clip(np.linalg.eigvalsh(gram.astype(np.float64)), 0.0, None) * beta
+    denom = lam + alpha
+    return float(np.sum(np.divide(lam, denom, out=np.zeros_like(lam), where=denom > 0)))
+
+
+def _initial_hyperparameters(n, p, E_D, E_W):
+    """MATLAB trainbr's starting values: gamma = P, beta = (N - P) / (2 E_D) (1 if that is not positive),
+    alpha = P / (2 E_W)."""
+    gamma = float(p)
+    beta = (n - gamma) / (2.0 * E_D) if E_D > 0 else 1.0
+    if not beta > 0:
+        beta = 1.0
+    alpha = gamma / (2.0 * E_W) if E_W > 0 else 1.0
+    return gamma, alpha, beta
