@@ -147,7 +147,8 @@ class Trainer:
         if perm is not None:
             X, y = X[perm], y[perm]  # one gather per epoch; the batches below are then views
         step = self.optimizer.step
-        closure = self._residual_closure if self.closure_kind == "residuals" else self._loss_closure
+        closure = {"residuals": self._residual_closure,
+                   "per_example": self._per_example_closure}.get(self.closure_kind, self._loss_closure)
         events = self.callbacks.wants_batch_events
         fire = self.callbacks.fire
         wrap = Tensor._wrap
@@ -205,6 +206,11 @@ class Trainer:
         r = self._residuals(self.model(self._xb), self._yb)
         self._last_loss = 0.5 * float(np.sum(r.data * r.data))
         return r
+
+    def _per_example_closure(self, params):
+        # per-example clipping (optim/private.py) needs each example's own gradient
+        from .per_example import batch_per_example_grads
+        return batch_per_example_grads(self, params)
 
     @property
     def _residuals(self):
