@@ -78,3 +78,44 @@ def test_plot_input_errors(tmp_path, draw, fragment):
     with pytest.raises(ValueError, match=fragment):
         draw(tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def png_size(path):
+    """(width, height) in pixels from the PNG header."""
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_confusion_matrix_size_is_capped(tmp_path):
+    """Many classes: the figure stays at most 12 inches (1200 px at 100 dpi) and no cell is annotated."""
+    rng = np.random.default_rng(0)
+    n = 120
+    y = rng.integers(0, n, size=3000)
+    path = plot.plot_confusion_matrix(y, (y + rng.integers(0, 2, size=3000)) % n, tmp_path / "c.png",
+                                      class_names=[f"class {k}" for k in range(n)])
+    width, height = png_size(path)
+    assert is_png(path) and width <= 1200 and height <= 1200
+    small = plot.plot_confusion_matrix([0, 1, 2, 2, 1], [0, 2, 2, 2, 1], tmp_path / "s.png")
+    assert png_size(small)[0] <= 400                         # a 3-class matrix keeps its small figure
+
+
+def test_scatter_plots_draw_a_bounded_number_of_points(tmp_path, monkeypatch):
+    """200,000 points: the regression and decision-boundary figures draw at most MAX_POINTS of them."""
+    from matplotlib.axes import Axes
+    drawn = []
+    original = Axes.scatter
+
+    def counting_scatter(self, x, y, *args, **kwargs):
+        drawn.append(np.size(x))
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "scatter", counting_scatter)
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200_000)
+    plot.plot_regression_fit(None, y, y + rng.normal(scale=0.1, size=y.size), tmp_path / "r.png")
+    plot.plot_regression_fit(y, y, y, tmp_path / "r1.png")
+    X = rng.normal(size=(200_000, 2))
+    grid = plot.decision_grid(X, resolution=20)
+    plot.plot_decision_boundary([("e", grid[2][:, 0])], X, (X[:, 0] > 0).astype(float), tmp_path / "b.png",
+                                grid=grid)
+    assert len(drawn) == 3 and max(drawn) == plot.MAX_POINTS

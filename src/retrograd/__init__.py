@@ -51,6 +51,9 @@ def __getattr__(name):
     if name in ("fit", "Trainer", "History"):
         from . import training as _training
         return getattr(_training, name)
+    if name == "onnx":  # onnx is optional: rg.onnx imports it only when export/load are called
+        import importlib
+        return importlib.import_module(".io.onnx", __name__)
     if name == "plot":  # matplotlib is optional: imported only when plots are asked for
         import importlib
         return importlib.import_module(".plot", __name__)

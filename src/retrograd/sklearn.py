@@ -3,8 +3,12 @@
 scikit-learn is imported when this module is, so ``import retrograd`` never
 needs it: use ``from retrograd.sklearn import MLPClassifier``.
 """
+import numbers
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -12,6 +16,17 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from . import nn, optim
 from .autograd.tensor import GradMode, Tensor
 from .training import fit as _fit
+
+
+def _invalid(est, name, expected):
+    """The error scikit-learn raises for a bad constructor argument, in its words."""
+    value = getattr(est, name)
+    return f"The {name!r} parameter of {type(est).__name__} must be {expected}. Got {value!r} instead."
+
+
+def _is_whole(value, minimum):
+    return (isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+            and value >= minimum)
 
 
 def _float_dtype(X):
@@ -36,6 +51,44 @@ class _BaseMLP(BaseEstimator):
         self.epochs = epochs
         self.random_state = random_state
         self.verbose = verbose
+
+    def _validate_hyperparameters(self):
+        """Check the constructor's arguments at fit, as scikit-learn estimators do (never in __init__).
+
+        TypeError for a value of the wrong type, ValueError for one out of range; the optimizer's
+        own hyperparameters (``optimizer_params``) are checked when it is built.
+        """
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, (numbers.Integral, np.integer)) else sizes
+        if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__")
+                or not all(_is_whole(h, 1) for h in sizes)):
+            raise ValueError(_invalid(self, "hidden_layer_sizes", "an int >= 1 or a sequence of them"))
+        named = [("activation", nn.get_activation, nn.activation_names()),
+                 ("optimizer", optim.get_class, optim.names()), ("loss", nn.get_loss, nn.loss_names())]
+        for name, resolve, known in named:
+            value = getattr(self, name)
+            if value is None and name == "loss" or callable(value) and name != "optimizer":
+                continue        # the default loss; a loss or activation module or function
+            if not isinstance(value, str) and not (name == "optimizer" and isinstance(value, type)):
+                raise TypeError(_invalid(self, name, f"a str among {known}"))
+            if isinstance(value, str):
+                try:
+                    resolve(value)
+                except ValueError:
+                    raise ValueError(_invalid(self, name, f"a str among {known}")) from None
+        if self.mode not in ("online", "batch", "minibatch"):
+            raise ValueError(_invalid(self, "mode", "a str among ['batch', 'minibatch', 'online']"))
+        if self.optimizer_params is not None and not isinstance(self.optimizer_params, dict):
+            raise TypeError(_invalid(self, "optimizer_params", "None or a dict"))
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, (numbers.Real, np.number)) or isinstance(value, (bool, np.bool_)):
+                raise TypeError(_invalid(self, name, "an int in the range [1, inf)"))
+            if not _is_whole(value, 1):
+                raise ValueError(_invalid(self, name, "an int in the range [1, inf)"))
+        rs = self.random_state
+        if not (rs is None or _is_whole(rs, 0) or isinstance(rs, (np.random.RandomState, np.random.Generator))):
+            raise ValueError(_invalid(self, "random_state", "None, an int >= 0, a RandomState or a Generator"))
 
     def _build(self, n_in, n_out, dtype):
         seed = 0 if self.random_state is None else self.random_state
@@ -69,6 +122,9 @@ class _BaseMLP(BaseEstimator):
                              quiet=not self.verbose)
         self.n_iter_ = self.history_.epochs
         self.loss_ = self.history_.last("loss")
+        if self.history_.diverged:     # the History is not where a scikit-learn user looks
+            warnings.warn(f"{type(self).__name__}: {self.history_.stop_reason}", ConvergenceWarning,
+                          stacklevel=3)
         return self
 
     def _forward(self, X):
@@ -106,6 +162,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     def fit(self, X, y):
+        self._validate_hyperparameters()
         X, y = validate_data(self, X, y)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -138,6 +195,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     def fit(self, X, y):
+        self._validate_hyperparameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         self._y_1d = y.ndim == 1
         T = y.reshape(-1, 1) if self._y_1d else y

@@ -125,8 +125,11 @@ ERRORS = [
      ["bad.csv, line 3, column 2 (\"b\")", "non-numeric cell 'oops'"]),
     ({"nan.csv": "a,b,label\n1,nan,0\n"}, ["train", "--data", "csv", "--path", "nan.csv", "--target", "label"], 1,
      ["nan.csv, line 2, column 2 (\"b\")", "not a finite number"]),
-    ({"neg.csv": "a,target\n1,-1\n2,1\n"}, ["train", "--data", "csv", "--path", "neg.csv"], 1,
-     ["neg.csv: class labels must be 0, 1, ..., K-1; found -1"]),
+    ({"tiny.csv": "a,target\n1,-1\n2,1\n"}, ["train", "--data", "csv", "--path", "tiny.csv"], 1,
+     ["tiny.csv: 2 rows are too few to hold out test_size = 0.2"]),
+    ({"real.csv": "a,target\n1,0.5\n2,1\n3,2\n"}, ["train", "--data", "csv", "--path", "real.csv", "--task",
+                                                      "classification"], 1,
+     ["task = 'classification' needs class labels; the target holds non-integer values such as 0.5"]),
     ({}, ["train", "--data", "csv", "--path", "absent.csv"], 1, ["absent.csv: cannot open table"]),
     ({}, ["evaluate", "no_such_run"], 2, ["run directory no_such_run does not exist"]),
     ({}, ["frobnicate"], 2, ["invalid choice"]),
@@ -168,7 +171,8 @@ def test_evaluate_rejects_data_that_do_not_fit_the_model(trained):
     (work / "labels.csv").write_text("a,b,c,label\n1,2,3,0\n1,2,3,7\n")
     result = cli("evaluate", "run", "--data", "labels.csv", cwd=work)
     assert result.returncode == 1
-    assert "labels.csv: labels [7] are outside 0..2" in result.stderr and "Traceback" not in result.stderr
+    assert "labels.csv: labels [7] are not among the model's classes (0, 1, 2)" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_default_train_completes_with_good_accuracy(tmp_path):

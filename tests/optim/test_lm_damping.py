@@ -113,3 +113,23 @@ def test_bad_damping_options_are_refused():
         rg.optim.LevenbergMarquardt([p], damping="moré")
     with pytest.raises(ValueError, match="scale"):
         rg.optim.LevenbergMarquardt([p], scale="jacobi")
+
+
+@pytest.mark.parametrize("name", ["lm", "br"])
+def test_fit_reports_the_data_loss_where_each_epoch_began(name):
+    """The Jacobian comes from the accepted trial's evaluation, so a step may start without a closure call:
+    the epoch's loss is what step() returns, the data loss at its starting point (for BR too, not F)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (30, 1))
+    y = np.sin(2 * X) + 0.05 * rng.standard_normal(X.shape)
+    model = rg.nn.Sequential(rg.nn.Linear(1, 6, dtype=np.float64), rg.nn.Tanh(), rg.nn.Linear(6, 1, dtype=np.float64))
+    starts = []
+
+    class Start(rg.training.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            with rg.no_grad():
+                d = model(rg.tensor(X)).data - y
+            starts.append(0.5 * float(np.sum(d * d)))
+    h = rg.fit(model, "half_sse", rg.optim.get(name, model.parameters()), (X, y), epochs=8, mode="batch",
+               quiet=True, callbacks=[Start()])
+    np.testing.assert_allclose(h["loss"], starts[:len(h["loss"])], rtol=1e-12)

@@ -59,7 +59,8 @@ SCHEMA = {
         "delimiter": _Key(str, None),
         "x_key": _Key(str, "X"),
         "y_key": _Key(str, "y"),
-        "task": _Key(str, "auto", TASKS),
+        "task": _Key(str, "auto", TASKS, help="auto: decided from the target (see docs/cli.md)"),
+        "scale_target": _Key(bool, True, help="standardise regression targets (predictions are un-scaled)"),
         "test_size": _Key(float, 0.2, check=(lambda v: 0.0 <= v < 1.0, "in [0, 1)")),
         "split_seed": _Key(int, 0),
         "scale": _Key(str, "auto", SCALERS),
@@ -96,6 +97,8 @@ SCHEMA = {
         "plots": _Key(bool, True),
         "gif": _Key(bool, False, help="also animate the decision boundary (2-D problems) as boundary.gif"),
         "format": _Key(str, "toml", ("toml", "json")),
+        "log_every": _Key(int, None, check=(_positive, "> 0"),
+                          help="progress line every N epochs without a terminal; default: about 50 lines a run"),
     },
 }
 # Sections whose extra keys are hyperparameters of the named class, checked by signature.
@@ -125,7 +128,9 @@ def _tomllib():
         try:
             import tomli as tomllib
         except ImportError:
-            raise ConfigError("reading TOML on Python 3.10 needs tomli: pip install tomli") from None
+            from .errors import MissingPackageError
+            raise MissingPackageError("reading TOML on Python 3.10 needs the tomli package, which is not "
+                                      "installed: pip install 'retrograd[toml]' (or pip install tomli)") from None
     return tomllib
 
 
@@ -163,6 +168,9 @@ def read_config_file(path):
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the config "
+                          "as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     if path.suffix.lower() == ".json":

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import config as cfgmod
 from . import setup
+from .dataset import prepare
 
 
 def functional_loss(model, loss_fn, X, y):
@@ -37,12 +38,14 @@ def run_gradcheck(config_path=None, overrides=None, examples=4, order=1, out=pri
         config_path = found[0]
     config = cfgmod.load(config_path, overrides, preset=setup.with_preset)
     config["model"]["dtype"] = "float64"                              # finite differences need float64
-    prepared = setup.prepare(config)
+    prepared = prepare(config)
     loss_name = setup.resolve_loss(config, prepared.task)
     model = setup.build_model(config, prepared.n_inputs, prepared.n_outputs)
     loss_fn = setup.build_loss(config, loss_name)
     X = prepared.X_train[:examples].astype(np.float64)
     y = prepared.y_train[:examples]
+    if prepared.target_scaling is not None:           # the targets the model is trained on
+        y = prepared.target_scaling.scale(y)
     params = list(model.parameters())
     count = sum(p.data.size for p in params)
     out(f"gradcheck: {config['data']['name']} network "

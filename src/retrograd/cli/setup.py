@@ -1,17 +1,13 @@
-"""From a validated config to the pieces of a run: data (split, scaled), task, model, loss, optimizer."""
+"""From a validated config to the pieces of a run: dataset presets, model, loss, optimizer, schedule, stop rules.
+
+The data themselves (loading, task, split, scaling) are prepared in ``dataset.py``.
+"""
 import copy
-from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-from .. import data as rgdata
 from .config import ConfigError
-
-GENERATED = ("xor", "parity", "encoder", "two_spirals", "symmetry")
-SHIPPED = {"digits": rgdata.load_digits, "iris": rgdata.load_iris, "wine": rgdata.load_wine,
-           "breast_cancer": rgdata.load_breast_cancer}
-IMAGE_SHAPES = {"digits": (8, 8), "fashion_mnist": (28, 28)}
-CLASS_NAMES = {"fashion_mnist": list(rgdata.FASHION_MNIST_CLASSES)}
 
 # Settings that suit each classic small problem better than the general defaults; applied
 # before the user's config, so anything given explicitly wins, and written to the resolved config.
@@ -30,120 +26,6 @@ PRESETS = {
                 "train": {"epochs": 150, "batch_size": 100}, "optimizer": {"name": "adam", "lr": 0.01}},
     "fashion_mnist": {"model": {"hidden": [128], "activation": "relu"}, "train": {"epochs": 5, "batch_size": 128}},
 }
-
-
-@dataclass
-class Prepared:
-    """A dataset ready for training: scaled arrays, what kind of task, and the model's width."""
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    task: str
-    n_inputs: int
-    n_outputs: int
-    feature_names: list = field(default_factory=list)
-    image_shape: tuple = None
-    scaler: object = None
-    source: str = ""
-
-
-def _load_generated(cfg):
-    name = cfg["name"]
-    if name == "xor":
-        return rgdata.xor()
-    if name == "parity":
-        return rgdata.parity(cfg["n_bits"] or 4)
-    if name == "symmetry":
-        return rgdata.symmetry(cfg["n_bits"] or 6)
-    if name == "encoder":
-        return rgdata.encoder(cfg["n"])
-    return rgdata.two_spirals(cfg["points"], noise=cfg["noise"], seed=cfg["split_seed"])
-
-
-def _load_file(cfg, path):
-    if cfg["name"] == "csv":
-        return rgdata.load_csv(path, target=cfg["target"], delimiter=cfg["delimiter"], header=cfg["header"],
-                               return_names=True)
-    X, y = rgdata.load_npz(path, x_key=cfg["x_key"], y_key=cfg["y_key"])
-    return X.reshape(len(X), -1), y, [f"x{j}" for j in range(int(np.prod(X.shape[1:])))]
-
-
-def load_raw(cfg):
-    """(X_train, y_train, X_test, y_test, feature_names, source) as loaded, before scaling."""
-    name = cfg["name"]
-    if name in GENERATED:
-        X, y = _load_generated(cfg)       # the classic problems are judged on their training set
-        return X, y, X, y, [f"x{j}" for j in range(X.shape[1])], name
-    if name in SHIPPED:
-        try:
-            s = SHIPPED[name](test_size=cfg["test_size"] or 0.2, seed=cfg["split_seed"])
-        except ImportError as exc:
-            raise ConfigError(f"[data] name = {name!r}: {exc}") from None
-        return (*s, [f"x{j}" for j in range(s.X_train.shape[1])], name)
-    if name == "mnist1d":
-        try:
-            s = rgdata.load_mnist1d()
-        except ImportError as exc:
-            raise ConfigError(f"[data] name = 'mnist1d': {exc}") from None
-        return (*s, [f"t{j}" for j in range(s.X_train.shape[1])], name)
-    if name == "fashion_mnist":
-        s = rgdata.load_fashion_mnist(cfg["path"])
-        return (*s, [f"p{j}" for j in range(s.X_train.shape[1])], cfg["path"] or rgdata.FASHION_MNIST_DIR)
-    X, y, names = _load_file(cfg, cfg["path"])
-    if cfg["test_path"]:
-        X_te, y_te, names_te = _load_file(cfg, cfg["test_path"])
-        if list(names_te) != list(names):
-            raise rgdata.DataError(f"test file columns {names_te} differ from the training file's {names}",
-                                   cfg["test_path"])
-        return X, y, X_te, y_te, names, cfg["path"]
-    if cfg["test_size"] > 0:
-        stratify = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
-        s = rgdata.train_test_split(X, y, test_size=cfg["test_size"], seed=cfg["split_seed"], stratify=stratify)
-        return (*s, names, cfg["path"])
-    return X, y, X, y, names, cfg["path"]
-
-
-def infer_task(y, requested):
-    """classification (integer labels), binary (0/1 target columns) or regression (anything else)."""
-    if requested != "auto":
-        return requested
-    y = np.asarray(y)
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-        return "classification"
-    if np.isin(y, (0, 1)).all():
-        return "binary"
-    return "regression"
-
-
-def prepare(config):
-    """Load, split and scale the configured data (scaler fitted on the training part only)."""
-    cfg = config["data"]
-    X_tr, y_tr, X_te, y_te, names, source = load_raw(cfg)
-    if cfg["limit"]:
-        X_tr, y_tr = X_tr[:cfg["limit"]], y_tr[:cfg["limit"]]
-    task = infer_task(y_tr, cfg["task"])
-    dtype = np.dtype(config["model"]["dtype"])
-    if task == "classification":
-        if np.min(y_tr) < 0:
-            raise rgdata.DataError(f"class labels must be 0, 1, ..., K-1; found {int(np.min(y_tr))}. Relabel "
-                                   "the target, or set [data] task = \"regression\" for numeric targets", source)
-        y_tr = rgdata.check_labels(y_tr, int(np.max(y_tr)) + 1, source)
-        n_out = int(max(y_tr.max(), np.max(y_te) if len(y_te) else 0)) + 1
-        y_te = rgdata.check_labels(y_te, n_out, cfg["test_path"] or source)
-    else:
-        y_tr = y_tr.reshape(len(y_tr), -1).astype(dtype)
-        y_te = y_te.reshape(len(y_te), -1).astype(dtype)
-        n_out = y_tr.shape[1]
-    scale = cfg["scale"]
-    if scale == "auto":
-        scale = "none" if cfg["name"] in GENERATED + ("fashion_mnist",) else "standard"
-    scaler = rgdata.get_scaler(scale)
-    if scaler is not None:
-        scaler.fit(X_tr)
-        X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
-    return Prepared(X_tr.astype(dtype), y_tr, X_te.astype(dtype), y_te, task, X_tr.shape[1], n_out,
-                    list(names), IMAGE_SHAPES.get(cfg["name"]), scaler, str(source))
 
 
 def with_preset(base, name):
@@ -220,19 +102,47 @@ def build_scheduler(config, optimizer):
         raise ConfigError(f"[scheduler] {name!r}: {exc}") from None
 
 
-def metric_functions(config, task, threshold):
-    """The metrics to record: configured names, or accuracy (classification) / rmse (regression)."""
-    from ..training.metrics import accuracy
+def whole_set_loss(loss_fn: Callable) -> Callable:
+    """The metric that makes every reported loss one quantity: ``loss_fn`` on the whole training set
+    with the weights at the end of the epoch.
+
+    The trainer's own epoch figure is a running average of batch losses taken while the weights
+    move, weighted by batch size; for a loss that sums over its batch (half_sse) that weighting
+    also changes its unit with the mode (online: per example; batch: the whole set). The CLI
+    names this metric ``loss``, so the trainer stores it in place of the running average (metrics
+    are computed on the epoch's final outputs, which the trainer computes once per epoch anyway
+    for the other metrics) and the stopping rules, the progress line, history.csv, the summary,
+    run.json and ``evaluate`` all report ``loss_fn(model(X), y)`` on a whole set.
+    """
+    import retrograd as rg
+
+    def loss(outputs, targets):
+        with rg.no_grad():
+            return float(loss_fn(rg.tensor(outputs), rg.tensor(targets)).data)
+    return loss
+
+
+def metric_functions(config, task, threshold, loss_fn=None, target_scaling=None):
+    """The metrics to record: the whole-set loss, then configured names or accuracy / rmse.
+
+    Regression metrics are computed in the data's own units (outputs and targets un-scaled).
+    """
+    from ..training.metrics import METRICS, accuracy
     names = config["train"]["metrics"]
     if names is None:
         names = ["rmse"] if task == "regression" else ["accuracy"]
-    fns = []
+    fns = [whole_set_loss(loss_fn)] if loss_fn is not None else []
     for name in names:
         if name in ("accuracy", "acc") and threshold != 0.5:
             def accuracy_at_threshold(out, t, _thr=threshold):
                 return accuracy(out, t, threshold=_thr)
             accuracy_at_threshold.__name__ = "accuracy"
             fns.append(accuracy_at_threshold)
+        elif task == "regression" and target_scaling is not None:
+            def in_data_units(out, t, _fn=METRICS[name]):
+                return _fn(target_scaling.unscale(out), target_scaling.unscale(t))
+            in_data_units.__name__ = "accuracy" if name == "acc" else name
+            fns.append(in_data_units)
         else:
             fns.append("accuracy" if name == "acc" else name)   # fit looks names up itself
     return fns

@@ -102,8 +102,9 @@ def _parse_row(cells, names, path, line):
         try:
             value = float(text)
         except ValueError:
-            raise DataError(f"non-numeric cell {cell!r}; every feature and the target must be numbers "
-                            "(encode categories as integers)", path, line, _column_label(names, j)) from None
+            raise DataError(f"non-numeric cell {cell!r}; every feature must be a number (encode categories "
+                            "as integers; only the target column may hold text class labels)", path, line,
+                            _column_label(names, j)) from None
         if not math.isfinite(value):
             raise DataError(f"{text} is not a finite number (NaN/Inf are not allowed)", path, line,
                             _column_label(names, j))
@@ -132,18 +133,86 @@ def load_csv(path, target, delimiter=None, header=True, dtype=np.float32, return
     """Load a CSV/TSV as ``(X, y)``: X holds every column but ``target`` (a name, or an index when
     there is no header); y is that column, as int64 labels when every value is an integer.
 
-    With ``return_names`` the feature column names come third.
+    A target column holding text (class names such as ``virginica``) is returned as an array of
+    strings (stripped of surrounding blanks); the features must still be numbers. With
+    ``return_names`` the feature column names come third.
     """
-    names, table = read_table(path, delimiter=delimiter, header=header)
+    try:
+        names, table = read_table(path, delimiter=delimiter, header=header)
+        labels = None
+    except DataError as exc:
+        names, table, labels = _retry_with_text_target(exc, path, target, delimiter, header)
     t = _target_index(names, target, path)
     keep = [j for j in range(len(names)) if j != t]
     if not keep:
         raise DataError("the table has only the target column; there are no features", path)
     X = table[:, keep].astype(dtype)
-    y = _as_labels_if_integral(table[:, t])
+    y = labels if labels is not None else _as_labels_if_integral(table[:, t])
     if return_names:
         return X, y, [names[j] for j in keep]
     return X, y
+
+
+def _retry_with_text_target(exc, path, target, delimiter, header):
+    """When the only complaint was a non-numeric cell in the target column, read the file again
+    keeping that column as text (class names); any other error is raised as it was."""
+    delim = _delimiter_for(path, delimiter)
+    first = _header_names(path, delim)
+    if first is None or "non-numeric cell" not in str(exc):
+        raise exc
+    names = first if header else [str(j) for j in range(len(first))]
+    try:
+        t = _target_index(names, target, path)
+    except DataError:
+        raise exc from None
+    if exc.column != _column_label(names if header else None, t):
+        raise exc
+    return _read_text_target(Path(path), delim, header, t)
+
+
+def _header_names(path, delim):
+    """The stripped cells of the first non-blank, non-comment line, or None when unreadable."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            for cells in csv.reader(handle, delimiter=delim):
+                if cells and any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
+                    return [c.strip() for c in cells]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _read_text_target(path, delim, header, t):
+    """``(names, table, labels)`` with column ``t`` kept as text; the other cells are checked as
+    ``read_table`` checks them (the table's column ``t`` is zero-filled)."""
+    names, rows, labels, width = None, [], [], None
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delim)
+        try:
+            for cells in reader:
+                line = reader.line_num
+                if not cells or all(c.strip() == "" for c in cells) or cells[0].lstrip().startswith("#"):
+                    continue
+                if width is None:
+                    width = len(cells)
+                    if header:
+                        names = [c.strip() for c in cells]
+                        continue
+                if len(cells) != width:
+                    raise DataError(f"ragged row: {len(cells)} cells where the "
+                                    f"{'header' if header else 'first row'} has {width} "
+                                    f"(delimiter {delim!r})", path, line)
+                label = cells[t].strip()
+                if label == "" or label.upper() in ("NA", "N/A", "NULL", "NONE", "?"):
+                    raise DataError(f"missing class label {cells[t]!r}; fill or drop the row", path, line,
+                                    _column_label(names, t))
+                labels.append(label)
+                rows.append(_parse_row(cells[:t] + ["0"] + cells[t + 1:], names, path, line))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not UTF-8 text ({exc.reason}); is this a binary file?", path) from None
+        except csv.Error as exc:
+            raise DataError(f"malformed CSV: {exc}", path, reader.line_num) from None
+    return (names or [str(j) for j in range(width)]), np.array(rows, dtype=np.float64), np.array(labels)
 
 
 def load_npz(path, x_key="X", y_key="y", dtype=np.float32):

@@ -133,6 +133,9 @@ class Residual(Module):
 
 
 def _check_module(m, name):
+    if isinstance(m, (list, tuple)) and all(isinstance(x, Module) for x in m):
+        raise TypeError(f"container entry {name!r} is a {type(m).__name__} of modules; pass the "
+                        "modules as separate arguments: Sequential(*layers)")
     if not isinstance(m, Module):
         raise TypeError(f"container entry {name!r} is a {type(m).__name__}, not a retrograd.nn.Module; "
                         f"wrap functions in a Module (e.g. rg.nn.Lambda is not provided: write a "

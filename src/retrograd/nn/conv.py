@@ -16,6 +16,7 @@ from ..autograd import functions as F
 from ..autograd.ops.registry import OPS
 from ..autograd.tensor import apply
 from . import init
+from .arguments import check_input, float_dtype, int_tuple, whole_number
 from .module import Module, Parameter
 
 _UNFOLD = OPS["unfold"]
@@ -23,12 +24,14 @@ _CONV = OPS["conv"]
 _MAX_POOL = OPS["max_pool"]
 
 
-def _tuple(v, d, name):
-    if isinstance(v, (tuple, list)):
-        if len(v) != d:
-            raise ValueError(f"{name} must be an int or a tuple of {d} ints, got {v!r}")
-        return tuple(int(i) for i in v)
-    return (int(v),) * d
+# the least value of each window argument: kernels, strides and dilations of at least 1, no
+# negative padding
+_MINIMUM = {"kernel_size": 1, "stride": 1, "dilation": 1, "padding": 0}
+
+
+def _tuple(v, d, what, owner=None):
+    """``v`` as ``d`` whole numbers, at least ``_MINIMUM[what]`` each; errors name ``owner: what``."""
+    return int_tuple(v, d, f"{owner}: {what}" if owner else what, _MINIMUM[what])
 
 
 def unfold(x, kernel_size, stride=1, padding=0, dilation=1, pad_value=0.0):
@@ -44,6 +47,8 @@ def unfold(x, kernel_size, stride=1, padding=0, dilation=1, pad_value=0.0):
 
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, d, name):
+    check_input(x, name)
+    groups = whole_number(groups, f"{name}: groups", 1)
     if x.ndim != d + 2:
         raise ValueError(f"{name}: input must be (N, C, {', '.join('LHW'[-d:] if d < 3 else 'DHW')}) "
                          f"with {d + 2} axes, got shape {tuple(x.shape)}")
@@ -75,6 +80,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _pool(x, kernel_size, stride, padding, d, kind, name):
+    check_input(x, name)
     if x.ndim != d + 2:
         raise ValueError(f"{name}: input must have {d + 2} axes (N, C, *spatial), got shape {tuple(x.shape)}")
     k = _tuple(kernel_size, d, "kernel_size")
@@ -117,14 +123,17 @@ class _ConvNd(Module):
         super().__init__()
         d = self.dims
         name = type(self).__name__
+        in_channels = whole_number(in_channels, f"{name}: in_channels", 1)
+        out_channels = whole_number(out_channels, f"{name}: out_channels", 1)
+        groups = whole_number(groups, f"{name}: groups", 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels {in_channels} and out_channels {out_channels} "
                              f"must both be divisible by groups={groups}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = _tuple(kernel_size, d, "kernel_size")
-        self.stride, self.padding = _tuple(stride, d, "stride"), _tuple(padding, d, "padding")
-        self.dilation = _tuple(dilation, d, "dilation")
-        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.kernel_size = _tuple(kernel_size, d, "kernel_size", name)
+        self.stride, self.padding = _tuple(stride, d, "stride", name), _tuple(padding, d, "padding", name)
+        self.dilation = _tuple(dilation, d, "dilation", name)
+        dtype = float_dtype(dtype, name)
         self.weight = Parameter(np.zeros((out_channels, in_channels // groups) + self.kernel_size, dtype=dtype))
         if bias:
             self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
@@ -166,9 +175,13 @@ class _PoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _tuple(kernel_size, self.dims, "kernel_size")
-        self.stride = _tuple(stride, self.dims, "stride") if stride is not None else self.kernel_size
-        self.padding = _tuple(padding, self.dims, "padding")
+        name = type(self).__name__
+        self.kernel_size = _tuple(kernel_size, self.dims, "kernel_size", name)
+        self.stride = _tuple(stride, self.dims, "stride", name) if stride is not None else self.kernel_size
+        self.padding = _tuple(padding, self.dims, "padding", name)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel "
+                             f"{self.kernel_size}")
 
     def forward(self, x):
         return _pool(x, self.kernel_size, self.stride, self.padding, self.dims, self.kind,

@@ -8,6 +8,7 @@ from ..autograd import functions as F
 from ..autograd.ops import OPS
 from ..autograd.tensor import Tensor
 from . import init
+from .arguments import check_input, float_dtype, real_number, whole_number
 from .module import Module, Parameter
 
 LINEAR = OPS["linear"]
@@ -27,8 +28,9 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None,
                  init="xavier_uniform"):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.in_features = whole_number(in_features, "Linear: in_features", 1)
+        self.out_features = whole_number(out_features, "Linear: out_features", 1)
+        dtype = float_dtype(dtype, "Linear")
         self.weight = Parameter(np.zeros((self.in_features, self.out_features), dtype=dtype))
         if bias:
             self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
@@ -49,6 +51,7 @@ class Linear(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x):
+        check_input(x, f"Linear({self.in_features}, {self.out_features})")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): input has shape "
                              f"{tuple(x.shape)}, its last axis must be {self.in_features}")
@@ -72,7 +75,8 @@ class Flatten(Module):
 
     def __init__(self, start_axis=1, end_axis=-1):
         super().__init__()
-        self.start_axis, self.end_axis = start_axis, end_axis
+        self.start_axis = whole_number(start_axis, "Flatten: start_axis", None)
+        self.end_axis = whole_number(end_axis, "Flatten: end_axis", None)
 
     def forward(self, x):
         return F.flatten(x, self.start_axis, self.end_axis)
@@ -90,9 +94,9 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, generator=None):
         super().__init__()
-        if not 0.0 <= p < 1.0:
+        self.p = real_number(p, "Dropout: p")
+        if not 0.0 <= self.p < 1.0:
             raise ValueError(f"Dropout: p must lie in [0, 1), got {p}")
-        self.p = float(p)
         self.generator = generator
 
     def forward(self, x):
@@ -112,8 +116,9 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, dtype=None, generator=None):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.num_embeddings = whole_number(num_embeddings, "Embedding: num_embeddings", 1)
+        self.embedding_dim = whole_number(embedding_dim, "Embedding: embedding_dim", 1)
+        dtype = float_dtype(dtype, "Embedding")
         self.weight = Parameter(np.zeros((self.num_embeddings, self.embedding_dim), dtype=dtype))
         init.normal_(self.weight, generator=generator)
 

@@ -18,6 +18,12 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__() + ")"
 
 
+def _layout(layout):
+    if layout not in ("retrograd", "torch"):
+        raise ValueError(f"layout must be 'retrograd' or 'torch', got {layout!r}")
+    return layout
+
+
 class Module:
     """Base class of every layer and network.
 
@@ -145,8 +151,15 @@ class Module:
         return int(sum(p.data.size for p in self.parameters()))
 
     # ------------------------------------------------------------ state
-    def state_dict(self):
-        """Ordered dict: dotted name -> Tensor (parameters, then buffers, module by module)."""
+    def state_dict(self, layout="retrograd"):
+        """Ordered dict: dotted name -> Tensor (parameters, then buffers, module by module).
+
+        ``layout="torch"``: name -> NumPy array (a copy) as PyTorch's equivalent
+        model has it (``Linear.weight`` transposed to (out, in)); see nn/torch_layout.py.
+        """
+        if _layout(layout) == "torch":
+            from .torch_layout import torch_state_dict
+            return torch_state_dict(self)
         out = OrderedDict()
         for mprefix, m in self.named_modules():
             for table in (m._parameters, m._buffers):
@@ -155,13 +168,18 @@ class Module:
                         out[f"{mprefix}.{name}" if mprefix else name] = t
         return out
 
-    def load_state_dict(self, state, strict=True):
+    def load_state_dict(self, state, strict=True, layout="retrograd"):
         """Copy values into this module's parameters and buffers, checking names, shapes and dtypes.
 
         With ``strict`` every name must match both ways; a shape or dtype
         mismatch is always an error (cast the file first, or build the model
         with ``.to(dtype)``). Returns (missing, unexpected) name lists.
+        ``layout="torch"``: ``state`` is a PyTorch state dict (arrays or torch
+        tensors) or the path of a safetensors file saved from one; see nn/torch_layout.py.
         """
+        if _layout(layout) == "torch":
+            from .torch_layout import load_torch_state
+            return load_torch_state(self, state, strict=strict)
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]

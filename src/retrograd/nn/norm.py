@@ -1,9 +1,9 @@
 """Normalisation layers: BatchNorm1d/2d (batch statistics, running averages) and LayerNorm."""
 import numpy as np
 
-from .. import backend
 from ..autograd import functions as F
 from ..autograd.tensor import Tensor
+from .arguments import check_input, float_dtype, real_number, whole_number
 from .module import Module, Parameter
 
 
@@ -20,8 +20,15 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  dtype=None):
         super().__init__()
-        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        name = type(self).__name__
+        dtype = float_dtype(dtype, name)
+        num_features = whole_number(num_features, f"{name}: num_features", 1)
+        eps = real_number(eps, f"{name}: eps", above=0.0)
+        if momentum is not None:
+            momentum = real_number(momentum, f"{name}: momentum (None for a cumulative average)", 0.0)
+            if momentum > 1.0:
+                raise ValueError(f"{name}: momentum must lie in [0, 1] (or be None), got {momentum}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dtype))
@@ -36,6 +43,7 @@ class _BatchNorm(Module):
 
     def _check(self, x):
         name = type(self).__name__
+        check_input(x, name)
         ok = x.ndim in ((2, 3) if self.spatial == 0 else (4,))
         if not ok or x.shape[1] != self.num_features:
             want = "(N, C) or (N, C, L)" if self.spatial == 0 else "(N, C, H, W)"
@@ -89,11 +97,14 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if not isinstance(normalized_shape, (tuple, list)):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
-        self.eps = float(eps)
-        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        if not normalized_shape:
+            raise ValueError("LayerNorm: normalized_shape must name at least one axis size, got ()")
+        self.normalized_shape = tuple(whole_number(s, "LayerNorm: normalized_shape", 1)
+                                      for s in normalized_shape)
+        self.eps = real_number(eps, "LayerNorm: eps", above=0.0)
+        dtype = float_dtype(dtype, "LayerNorm")
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
             self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
@@ -102,6 +113,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
+        check_input(x, f"LayerNorm{self.normalized_shape}")
         k = len(self.normalized_shape)
         if tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm{self.normalized_shape}: input of shape {tuple(x.shape)} does "

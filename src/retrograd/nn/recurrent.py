@@ -18,6 +18,7 @@ from ..autograd import functions as F
 from ..autograd.ops.registry import OPS
 from ..autograd.tensor import Tensor, apply
 from . import init
+from .arguments import check_input, float_dtype, real_number, whole_number
 from .module import Module, Parameter
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -29,12 +30,15 @@ class _RNNBase(Module):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=None, generator=None):
         super().__init__()
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.num_layers, self.bias = int(num_layers), bool(bias)
-        self.batch_first, self.dropout = bool(batch_first), float(dropout)
+        name = type(self).__name__
+        self.input_size = whole_number(input_size, f"{name}: input_size", 1)
+        self.hidden_size = whole_number(hidden_size, f"{name}: hidden_size", 1)
+        self.num_layers, self.bias = whole_number(num_layers, f"{name}: num_layers", 1), bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = real_number(dropout, f"{name}: dropout", minimum=0.0, below=1.0)
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
-        dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        dtype = float_dtype(dtype, name)
         gates = _GATES[self.mode] * self.hidden_size
         self._names = []
         for layer in range(self.num_layers):
@@ -92,6 +96,7 @@ class _RNNBase(Module):
 
     def forward(self, x, hx=None):
         name = type(self).__name__
+        check_input(x, name)
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
             raise ValueError(f"{name}: input must be {layout} with features = {self.input_size}, "

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from .hyper import Real
 from .optimizer import Optimizer
 
 
@@ -16,6 +17,8 @@ class BoldDriver(Optimizer):
     The returned loss is that of the parameters kept after the step.
     """
     full_batch = True
+    hyperparameters = {"lr": Real(low=0), "lr_inc": Real(low=1), "lr_dec": Real(0, 1, low_open=True),
+                       "max_perf_inc": Real(low=1), "momentum": Real(0, 1)}
 
     def __init__(self, params, lr=0.01, lr_inc=1.05, lr_dec=0.7, max_perf_inc=1.04, momentum=0.0, **common):
         super().__init__(params, dict(lr=lr, lr_inc=lr_inc, lr_dec=lr_dec, max_perf_inc=max_perf_inc,
@@ -82,6 +85,8 @@ class DeltaBarDelta(Optimizer):
         dw = momentum * dw' - e * g
     """
     full_batch = True
+    hyperparameters = {"lr": Real(low=0), "kappa": Real(low=0), "phi": Real(0, 1), "theta": Real(0, 1),
+                       "momentum": Real(0, 1)}
 
     def __init__(self, params, lr=0.01, kappa=1e-3, phi=0.1, theta=0.7, momentum=0.0, **common):
         super().__init__(params, dict(lr=lr, kappa=kappa, phi=phi, theta=theta, momentum=momentum), **common)
@@ -109,6 +114,8 @@ class SuperSAB(Optimizer):
         otherwise:   dw = -e * g + momentum * dw'
     """
     full_batch = True
+    hyperparameters = {"lr": Real(low=0), "eta_plus": Real(low=1), "eta_minus": Real(0, 1, low_open=True),
+                       "momentum": Real(0, 1), "max_lr": Real(low=0, low_open=True, none=True, inf=True)}
 
     def __init__(self, params, lr=0.01, eta_plus=1.05, eta_minus=0.5, momentum=0.0, max_lr=None, **common):
         super().__init__(params, dict(lr=lr, eta_plus=eta_plus, eta_minus=eta_minus, momentum=momentum,

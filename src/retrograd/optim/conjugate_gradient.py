@@ -2,6 +2,7 @@
 import numpy as np
 
 from .flat import FlatParams
+from .hyper import OneOf, Real, Whole
 from .line_search import strong_wolfe
 from .optimizer import Optimizer
 
@@ -42,10 +43,14 @@ class ConjugateGradient(_FlatMethod):
     The first trial step is ``lr`` scaled to the gradient (as L-BFGS), later ones
     t' g'.d' / g.d (Nocedal & Wright 3.60). ``c2 = 0.1`` makes the search near-exact, as CG needs.
     """
+    hyperparameters = {"lr": Real(low=0, low_open=True), "beta": OneOf("fr", "pr+", "hs"),
+                       "c1": Real(0, 1, low_open=True, high_open=True),
+                       "c2": Real(0, 1, low_open=True, high_open=True), "restart": Real(low=0),
+                       "max_ls": Whole(1)}
 
     def __init__(self, params, lr=1.0, beta="pr+", c1=1e-4, c2=0.1, restart=0.2, max_ls=25):
-        if beta not in ("fr", "pr+", "hs"):
-            raise ValueError(f"ConjugateGradient: beta must be 'fr', 'pr+' or 'hs', got {beta!r}")
+        if not c1 < c2:
+            raise ValueError(f"ConjugateGradient: the Wolfe constants need c1 < c2, got c1={c1}, c2={c2}")
         super().__init__(params, dict(lr=lr, beta=beta, c1=c1, c2=c2, restart=restart, max_ls=max_ls))
 
     def step(self, closure):
@@ -97,8 +102,13 @@ class ScaledConjugateGradient(_FlatMethod):
 
     One ``step`` is one iteration (two loss-and-gradient evaluations).
     """
+    hyperparameters = {"sigma": Real(low=0, low_open=True), "lambda_": Real(low=0, low_open=True),
+                       "lambda_min": Real(low=0), "lambda_max": Real(low=0, low_open=True, inf=True)}
 
     def __init__(self, params, sigma=5e-5, lambda_=5e-7, lambda_min=1e-15, lambda_max=1e100):
+        if not lambda_min <= lambda_max:
+            raise ValueError(f"ScaledConjugateGradient: need lambda_min <= lambda_max, got "
+                             f"{lambda_min} and {lambda_max}")
         super().__init__(params, dict(sigma=sigma, lambda_=lambda_, lambda_min=lambda_min,
                                       lambda_max=lambda_max))
 

@@ -5,7 +5,11 @@ import numpy as np
 
 from ..autograd.ops.workspace import scratch
 from . import native_adam
+from .hyper import Flag, Pair, Real
 from .optimizer import Optimizer
+
+RATE = Real(low=0)                     # learning rates: 0 (frozen) is allowed, as in torch.optim
+BETAS = Pair(Real(0, 1, high_open=True), Real(0, 1, high_open=True), ("beta1", "beta2"))
 
 
 class SGD(Optimizer):
@@ -17,6 +21,7 @@ class SGD(Optimizer):
     The same as ``torch.optim.SGD``. Not packed (``elementwise`` stays False): its four
     operations per element do not repay the copies in and out of a flat array.
     """
+    hyperparameters = {"lr": RATE, "momentum": Real(0, 1), "dampening": Real(0, 1), "nesterov": Flag()}
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, **common):
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -44,6 +49,8 @@ class Adagrad(Optimizer):
         s <- s + g^2
         p <- p - lr_t * g / (sqrt(s) + eps),    lr_t = lr / (1 + (t - 1) * lr_decay)
     """
+    hyperparameters = {"lr": RATE, "lr_decay": Real(low=0), "initial_accumulator_value": Real(low=0),
+                       "eps": Real(low=0)}
 
     def __init__(self, params, lr=0.01, lr_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, **common):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
@@ -67,6 +74,8 @@ class RMSprop(Optimizer):
         d = sqrt(s - a^2) + eps (centred) or sqrt(s) + eps
         b <- momentum * b + g / d;   p <- p - lr * b     (b = g / d without momentum)
     """
+    hyperparameters = {"lr": RATE, "alpha": Real(0, 1), "eps": Real(low=0), "momentum": Real(0, 1),
+                       "centered": Flag()}
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, **common):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
@@ -110,6 +119,7 @@ class Adam(Optimizer):
 
     ``weight_decay`` is L2 (added to g), as in ``torch.optim.Adam``; AdamW decouples it.
     """
+    hyperparameters = {"lr": RATE, "betas": BETAS, "eps": Real(low=0), "amsgrad": Flag()}
     elementwise = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, amsgrad=False, **common):
@@ -200,6 +210,7 @@ class NAdam(Optimizer):
         m, v as Adam;   d = sqrt(v / (1 - b2^t)) + eps
         p <- p - lr (1 - mu_t) / (1 - P_t) * g / d - lr mu_{t+1} / (1 - P_t mu_{t+1}) * m / d
     """
+    hyperparameters = {"lr": RATE, "betas": BETAS, "eps": Real(low=0), "momentum_decay": Real(low=0)}
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3, **common):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, momentum_decay=momentum_decay),

@@ -6,6 +6,7 @@ from ..autograd.factories import tensor as _tensor
 from ..autograd.tensor import enable_grad
 from .flat import FlatParams
 from .jacobian import residual_jacobian
+from .hyper import OneOf, Real, Whole
 from .levenberg_marquardt import LevenbergMarquardt
 
 
@@ -24,13 +25,14 @@ class HessianFree(LevenbergMarquardt):
     ``preconditioner="martens"`` uses (diag(Σ_i (r_i ∇r_i)²) + lambda)^0.75, which needs
     the per-sample Jacobian. The closure is a residual closure, as for LM.
     """
+    hyperparameters = {"lambda_": Real(low=0, low_open=True), "curvature": OneOf("gn", "hessian"),
+                       "max_cg": Whole(1), "min_cg": Whole(1), "cg_decay": Real(0, 1),
+                       "preconditioner": OneOf(None, "martens")}
 
     def __init__(self, params, lambda_=1.0, curvature="gn", max_cg=250, min_cg=1, cg_decay=0.95,
                  preconditioner=None, error_weights=None):
-        if curvature not in ("gn", "hessian"):
-            raise ValueError(f"HessianFree: curvature must be 'gn' or 'hessian', got {curvature!r}")
-        if preconditioner not in (None, "martens"):
-            raise ValueError(f"HessianFree: preconditioner must be None or 'martens', got {preconditioner!r}")
+        if not min_cg <= max_cg:
+            raise ValueError(f"HessianFree: need min_cg <= max_cg, got {min_cg} and {max_cg}")
         super().__init__(params, error_weights=error_weights)
         self.param_groups[0].update(lambda_=lambda_, curvature=curvature, max_cg=max_cg, min_cg=min_cg,
                                     cg_decay=cg_decay, preconditioner=preconditioner)

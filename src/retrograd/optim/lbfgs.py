@@ -2,6 +2,7 @@
 import numpy as np
 
 from .flat import FlatParams
+from .hyper import OneOf, Real, Whole
 from .line_search import strong_wolfe
 from .optimizer import Optimizer
 
@@ -20,13 +21,14 @@ class LBFGS(Optimizer):
     continues identically.
     """
     full_batch = True
+    hyperparameters = {"lr": Real(low=0, low_open=True), "max_iter": Whole(1), "max_eval": Whole(1, none=True),
+                       "tolerance_grad": Real(low=0), "tolerance_change": Real(low=0),
+                       "history_size": Whole(1), "line_search_fn": OneOf(None, "strong_wolfe")}
 
     def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                                       tolerance_change=tolerance_change, history_size=history_size,
                                       line_search_fn=line_search_fn))

@@ -3,6 +3,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor, enable_grad, no_grad
 from .flat import FlatParams
+from .hyper import Flag, OneOf, Real
 from .jacobian import residual_jacobian
 from .optimizer import Optimizer
 
@@ -34,22 +35,23 @@ class LevenbergMarquardt(Optimizer):
     """
     full_batch = True
     closure_kind = "residuals"
+    hyperparameters = {"mu": Real(low=0, low_open=True),
+                       "mu_dec": Real(0, 1, low_open=True, high_open=True),
+                       "mu_inc": Real(low=1, low_open=True), "mu_max": Real(low=0, low_open=True, inf=True),
+                       "jacobian": OneOf("auto", "per_sample", "reverse"), "damping": OneOf("nielsen", "trainlm"),
+                       "scale": OneOf(False, True, "more", "marquardt"), "reuse_trial": Flag()}
     _default_mu = {"nielsen": 1e-5, "trainlm": 1e-3}      # Nielsen's tau; trainlm's mu
 
     def __init__(self, params, mu=None, mu_dec=0.1, mu_inc=10.0, mu_max=1e10, error_weights=None,
                  jacobian="auto", damping="nielsen", scale=False, reuse_trial=True):
-        if damping not in ("nielsen", "trainlm"):
-            raise ValueError(f"{type(self).__name__}: damping must be 'nielsen' or 'trainlm', got {damping!r}")
         if mu is None:
             mu = self._default_mu[damping]
-        if scale not in (False, True, "more", "marquardt"):
-            raise ValueError(f"{type(self).__name__}: scale must be False, 'more' (True) or 'marquardt', got {scale!r}")
         super().__init__(params, dict(mu=mu, mu_dec=mu_dec, mu_inc=mu_inc, mu_max=mu_max, jacobian=jacobian,
                                       damping=damping, scale="more" if scale is True else scale))
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} works on one parameter group (the flat parameter vector)")
         self._flat = FlatParams(self.param_groups[0]["params"])
-        self.error_weights = None if error_weights is None else np.asarray(error_weights, dtype=np.float64)
+        self.error_weights = None if error_weights is None else _check_weights(error_weights, type(self).__name__)
         self.reuse_trial = bool(reuse_trial)
         self._rows_checked = False
         self._jbuf = None
@@ -214,6 +216,17 @@ class LevenbergMarquardt(Optimizer):
         self._accepted = None
 
 
+def _check_weights(error_weights, owner):
+    """The error weights as float64: real, finite and >= 0 (they weight squared residuals)."""
+    w = np.asarray(error_weights)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: error_weights must be an array of numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{owner}: error_weights must be finite and >= 0")
+    return w
+
+
 def _spd_solve(A, b):
     """Solve A x = b for symmetric positive definite A (Cholesky), least squares if it is singular."""
     try:
@@ -241,8 +254,10 @@ class BayesianRegularization(LevenbergMarquardt):
     samples, alpha = 0 gives gamma = P >= N and beta <= 0) the hyperparameters
     restart from trainbr's initial values, gamma = P, alpha = P / (2 E_W),
     beta = (N - P) / (2 E_D) or 1 if that is not positive (``opt.resets`` counts
-    the restarts). ``step`` returns F before the step.
+    the restarts). ``step`` returns the data term ½ Σ w_i r_i² before the step, as LM does
+    (the loss a training loop reports); ``opt.objective`` holds F.
     """
+    hyperparameters = {"alpha": Real(low=0), "beta": Real(low=0, low_open=True)}
 
     _default_mu = {"nielsen": 1e-5, "trainlm": 5e-3}      # Nielsen's tau; trainbr's mu
 
@@ -253,6 +268,7 @@ class BayesianRegularization(LevenbergMarquardt):
         self.alpha, self.beta = float(alpha), float(beta)
         self.gamma = float(self._flat.n)
         self.resets = 0               # times the hyperparameters left their valid range and were reset
+        self.objective = None         # F = beta E_D + alpha E_W before the last step
 
     def _objective(self, E_D, x):
         return self.beta * E_D + self.alpha * float(x.astype(np.float64).dot(x))
@@ -276,7 +292,8 @@ class BayesianRegularization(LevenbergMarquardt):
             self.n_iter += 1
             self._accepted = (r, x) if self.reuse_trial else None
             self._reestimate(J, 2.0 * self._energy(r, sw), x)
-        return F
+        self.objective = F
+        return 0.5 * float(rv.astype(np.float64).dot(rv))
 
     def _reestimate(self, J, E_D, x):
         n, p = J.shape

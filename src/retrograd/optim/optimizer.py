@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..autograd.tensor import GradMode, Tensor
+from .hyper import check_arguments, check_values
 from .packed import Pack
 
 _COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
@@ -24,6 +25,12 @@ class Optimizer:
     most this) and ``clip_value`` (clamp each gradient element to ``[-v, v]``).
     Clipping comes first, then weight decay, as ``torch.nn.utils.clip_grad_*``
     followed by ``torch.optim``.
+
+    A subclass declares what its hyperparameters accept in ``hyperparameters``
+    (``{"lr": Real(low=0), ...}``, see ``optim/hyper.py``); the arguments of every
+    constructor call are checked against those rules before the constructor runs,
+    and each parameter group's values when it is added, so a bad value raises a
+    TypeError or ValueError naming the optimizer and the argument at the call.
     """
     full_batch = False            # True: assumes the same function every step (use with mode='batch')
     # True when update() is elementwise (each element of p, g and the state on its own, with
@@ -34,7 +41,20 @@ class Optimizer:
     closure_kind = "loss"         # "loss": closure returns the loss after backward(); "residuals": see LM
     decoupled_weight_decay = False
 
+    hyperparameters: dict = {}    # name -> hyper.Rule; merged along the class hierarchy
+
+    def __new__(cls, *args, **kwargs):
+        """Check the constructor's arguments against the declared rules, before any __init__ runs."""
+        check_arguments(cls, args, kwargs)
+        return super().__new__(cls)
+
     def __init__(self, params, defaults, **common):
+        if hasattr(params, "parameters") and not isinstance(params, (Tensor, dict, list, tuple)):
+            raise TypeError(f"{type(self).__name__}: pass the model's parameters "
+                            f"(model.parameters()), not the {type(params).__name__} itself")
+        if isinstance(params, (str, bytes)):
+            raise TypeError(f"{type(self).__name__}: params must be model.parameters() or a list of "
+                            f"tensors, got the string {params!r}")
         unknown = set(common) - set(_COMMON)
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown hyperparameter(s) {sorted(unknown)}; "
@@ -73,6 +93,7 @@ class Optimizer:
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown hyperparameter(s) {sorted(unknown)}; "
                             f"known: {sorted(self.defaults)}")
+        check_values(type(self), {k: v for k, v in group.items() if k != "params"})
         full = dict(self.defaults)
         full.update(group)
         full["params"] = params

@@ -1,6 +1,7 @@
 """Quickprop (Fahlman 1988): a per-weight secant (parabola) step, with growth limit mu."""
 import numpy as np
 
+from .hyper import Real
 from .optimizer import Optimizer
 
 
@@ -17,6 +18,7 @@ class Quickprop(Optimizer):
     exceed the growth limit and dw' * mu is used instead.
     """
     full_batch = True
+    hyperparameters = {"lr": Real(low=0), "mu": Real(low=0, low_open=True), "decay": Real(low=0)}
 
     def __init__(self, params, lr=0.01, mu=1.75, decay=1e-4, **common):
         """``lr`` is Fahlman's epsilon; ``decay`` his weight-decay term (0.0001), added to the slope."""

@@ -1,6 +1,7 @@
 """The Rprop family (Riedmiller & Braun 1993; Igel & Hüsken 2000): sign-based steps with per-weight sizes."""
 import numpy as np
 
+from .hyper import Pair, Real
 from .optimizer import Optimizer
 
 
@@ -18,12 +19,14 @@ class _RpropBase(Optimizer):
     backtrack = False        # undo the previous step on a sign change
     forget = False           # treat g as 0 after a sign change (no step, and no adaptation next time)
     needs_loss = False       # iRprop+: backtracking depends on whether the loss went up
+    hyperparameters = {
+        "lr": Real(low=0, low_open=True),
+        "etas": Pair(Real(0, 1, low_open=True, high_open=True), Real(low=1, low_open=True),
+                     ("eta_minus", "eta_plus")),
+        "step_sizes": Pair(Real(low=0), Real(low=0, inf=True), ("min", "max"), ordered=True)}
 
     def __init__(self, params, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), **common):
         """``lr`` is the initial step size D_0 (torch's name; Riedmiller & Braun use 0.1)."""
-        etam, etap = etas
-        if not 0.0 < etam < 1.0 < etap:
-            raise ValueError(f"{type(self).__name__}: need 0 < eta_minus < 1 < eta_plus, got etas={etas}")
         super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes)), **common)
         self._worse = False
         self._last_loss = None
@@ -113,6 +116,7 @@ class Sarprop(_RpropBase):
     """
     needs_loss = True
     forget = True
+    hyperparameters = {"k1": Real(low=0), "k2": Real(low=0), "k3": Real(low=0), "temperature": Real(low=0)}
 
     def __init__(self, params, lr=0.1, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), k1=1e-6, k2=0.4, k3=0.8,
                  temperature=0.015, seed=0, **common):

@@ -7,6 +7,7 @@ from .csv_logger import CSVLogger
 from .fit import fit
 from .history import History
 from .metrics import METRICS, get_metric
+from .parameter_norms import ParameterNorms
 from .progress import ProgressBar
 from .schedule import LRScheduler
 from .stopping import (AllCorrect, BitFail, EarlyStopping, ErrorGoal, MaxEpochs, MinGradNorm,
@@ -17,4 +18,4 @@ __all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint"
            "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
            "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
            "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint",
-           "Autoencoder", "train_autoencoder", "CompiledStep"]
+           "Autoencoder", "train_autoencoder", "CompiledStep", "ParameterNorms"]

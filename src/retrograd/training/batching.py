@@ -6,17 +6,22 @@ import numpy as np
 MODES = ("online", "batch", "minibatch")
 
 
+def check_mode(mode):
+    """``mode`` if it is one of ``MODES``, else ValueError."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"fit(): mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
 def batch_size_for(mode, batch_size, n):
     """Examples per step: 1 online, all of them in batch mode, ``batch_size`` otherwise."""
-    if mode == "online":
+    if check_mode(mode) == "online":
         return 1
     if mode == "batch":
         return n
-    if mode == "minibatch":
-        if int(batch_size) < 1:
-            raise ValueError(f"fit(): batch_size must be >= 1, got {batch_size}")
-        return min(int(batch_size), n)
-    raise ValueError(f"fit(): mode must be one of {MODES}, got {mode!r}")
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"fit(): batch_size must be a whole number >= 1, got {batch_size!r}")
+    return min(int(batch_size), n)
 
 
 def batch_bounds(n, size):

@@ -37,11 +37,16 @@ class TruncatedBPTT:
                              "between updates, k2 steps backpropagated)")
         self.k1, self.k2 = int(k1), int(k2)
 
-    def run_batch(self, trainer, X, y):
-        """All updates for sequences X (B, T, F) with targets y (B, T, ...); returns (loss sum, count)."""
+    @staticmethod
+    def check_shapes(X, y):
+        """X must be (N, T, features) and y (N, T, ...), else ValueError."""
         if X.ndim < 3 or y.ndim < 2 or y.shape[:2] != X.shape[:2]:
             raise ValueError(f"fit(bptt=...): X must be (N, T, features) and y (N, T, ...) with "
                              f"the same N and T, got X {X.shape} and y {y.shape}")
+
+    def run_batch(self, trainer, X, y):
+        """All updates for sequences X (B, T, F) with targets y (B, T, ...); returns (loss sum, count)."""
+        self.check_shapes(X, y)
         T = X.shape[1]
         states = {0: None}
         total, count = 0.0, 0

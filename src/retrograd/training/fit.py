@@ -1,18 +1,25 @@
 """``rg.fit``: the one-call front of the Trainer."""
+from .divergence import DEFAULT_FACTOR
 from .trainer import Trainer
 
 
 def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", batch_size=32,
         validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
         shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
-        progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto"):
+        progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto",
+        divergence_factor=DEFAULT_FACTOR):
     """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
+
+    Every argument and the data are checked before the first step; a bad one raises TypeError or
+    ValueError at the call, naming it (NaN or Inf in the data: ``DataError`` with the array and
+    the index). See ``retrograd.training.inputs`` and docs/training.md, *Bad input*.
 
     - ``loss``: a loss module, a function ``f(outputs, targets)`` or a name for ``rg.nn.get_loss``.
     - ``optimizer``: any ``rg.optim`` optimizer. It always gets a closure: ``closure_kind='loss'``
       ones a torch-style closure (zero grads, forward, loss, backward, return the loss), LM and
       Bayesian regularisation (``'residuals'``) one returning the residual vector r, ½Σr² = loss.
-    - ``train_data``: ``(X, y)`` arrays. Floating X and y take the parameters' dtype.
+    - ``train_data``: ``(X, y)`` arrays of real numbers. Floating X and y (and integer X, unless the
+      model starts from an Embedding) are cast once to the parameters' dtype; integer y stay integers.
     - ``mode``: ``'online'`` (one example per step), ``'batch'`` (all examples) or
       ``'minibatch'`` (``batch_size``; the last partial batch is kept). Full-batch optimizers
       (``optimizer.full_batch``) warn when fed mini-batches.
@@ -27,7 +34,10 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
     - ``scheduler``: an ``rg.optim.lr_scheduler`` object (stepped each epoch) or ``LRScheduler``.
     - ``checkpoint``: a path (checkpoint every epoch) or a ``Checkpoint``; ``resume``: a
       checkpoint path to continue from, bit for bit.
-    - ``nan_guard``: stop on a non-finite loss or weights and restore the last good weights.
+    - ``nan_guard``: stop a run that diverges (a non-finite loss or weights, or a loss above
+      ``divergence_factor`` times the starting loss in two epochs running; None turns that test
+      off), restore the last good weights, and set ``history.diverged``
+      (``retrograd.training.divergence``).
     - ``quiet``: no progress output; ``progress``: a custom ``ProgressBar``.
     - ``train_metrics``: also compute ``metrics`` on the training set (one extra forward pass).
     - ``bptt``: ``(k1, k2)`` (or one int for k1 = k2) trains a recurrent model by truncated BPTT:
@@ -46,6 +56,7 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
                       callbacks=callbacks, stop=stop, scheduler=scheduler, seed=seed,
                       shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
                       checkpoint=checkpoint, train_metrics=train_metrics,
-                      blas_threads=blas_threads, bptt=bptt, compile=compile)
+                      blas_threads=blas_threads, bptt=bptt, compile=compile,
+                      divergence_factor=divergence_factor)
     return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
                        validation_split=validation_split, resume=resume)

@@ -5,11 +5,16 @@ import time
 import numpy as np
 
 from .callbacks import Callback
+from .inputs import real_number, whole_number
 from .metrics import bit_fail
 
 
 class StoppingRule(Callback):
-    """A callback that may end training at epoch end; rules combine with OR (the first to fire wins)."""
+    """A callback that may end training at epoch end; rules combine with OR (the first to fire wins).
+
+    ``log_keys`` names the values a rule adds to the epoch's logs (and so to the History).
+    """
+    log_keys: tuple = ()
 
     def stop(self, reason):
         self.trainer.stop_training = True
@@ -26,7 +31,7 @@ class MaxEpochs(StoppingRule):
     """Stop after ``epochs`` epochs (``fit(epochs=...)`` is the same rule)."""
 
     def __init__(self, epochs):
-        self.epochs = int(epochs)
+        self.epochs = whole_number(epochs, "MaxEpochs: epochs", 1)
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 >= self.epochs:
@@ -37,7 +42,7 @@ class ErrorGoal(StoppingRule):
     """Stop when ``monitor`` (the epoch's training loss by default) is at or below ``goal``."""
 
     def __init__(self, goal, monitor="loss"):
-        self.goal = float(goal)
+        self.goal = real_number(goal, "ErrorGoal: goal")
         self.monitor = monitor
 
     def on_epoch_end(self, epoch, logs=None):
@@ -53,8 +58,10 @@ class MinGradNorm(StoppingRule):
     last batch's gradient, which is noisy, so prefer it with ``mode='batch'``.
     """
 
+    log_keys = ("grad_norm",)
+
     def __init__(self, min_grad):
-        self.min_grad = float(min_grad)
+        self.min_grad = real_number(min_grad, "MinGradNorm: min_grad", minimum=0.0)
 
     def on_epoch_end(self, epoch, logs=None):
         norm = self.trainer.grad_norm()
@@ -79,9 +86,11 @@ class AllCorrect(StoppingRule):
 class BitFail(StoppingRule):
     """FANN's rule: stop when at most ``max_fail`` output values are off their target by more than ``limit``."""
 
+    log_keys = ("bit_fail",)
+
     def __init__(self, limit=0.35, max_fail=0):
-        self.limit = float(limit)
-        self.max_fail = int(max_fail)
+        self.limit = real_number(limit, "BitFail: limit", minimum=0.0)
+        self.max_fail = whole_number(max_fail, "BitFail: max_fail", 0)
 
     def on_epoch_end(self, epoch, logs=None):
         fails = bit_fail(*self.trainer.train_pairs(), self.limit)
@@ -94,7 +103,7 @@ class TimeLimit(StoppingRule):
     """Stop at the end of the first epoch that finishes more than ``seconds`` after training began."""
 
     def __init__(self, seconds):
-        self.seconds = float(seconds)
+        self.seconds = real_number(seconds, "TimeLimit: seconds", above=0.0)
         self._t0 = None
 
     def on_train_begin(self, logs=None):
@@ -114,9 +123,11 @@ class EarlyStopping(StoppingRule):
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True):
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be a log name such as 'val_loss', got {monitor!r}")
         self.monitor = monitor
-        self.patience = int(patience)
-        self.min_delta = float(min_delta)
+        self.patience = whole_number(patience, "EarlyStopping: patience", 0)
+        self.min_delta = real_number(min_delta, "EarlyStopping: min_delta", minimum=0.0)
         self.restore_best = restore_best
         self.best = math.inf
         self.best_epoch = None

@@ -7,11 +7,14 @@ import numpy as np
 
 from ..autograd.tensor import GradMode, Tensor
 from .bptt import TruncatedBPTT, bptt_closure, flatten_time
-from .batching import ShuffleOrder, batch_bounds, batch_size_for
+from .batching import ShuffleOrder, batch_bounds, batch_size_for, check_mode
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
 from .compiled import CompiledStep, model_is_traceable
+from .divergence import DEFAULT_FACTOR, DivergenceGuard, constant_prediction_loss, reference_rows
 from .history import History
+from .inputs import (as_arrays, as_inputs, check_bptt, check_model_and_optimizer, split_validation,
+                     whole_number)
 from .metrics import get_metric
 from .residuals import residual_function
 from .stopping import get_stopping_rules
@@ -30,31 +33,33 @@ class Trainer:
     The trainer emits events to callbacks and never prints. Attributes that
     callbacks may read: ``model``, ``optimizer``, ``epoch``, ``history``,
     ``X_train``, ``y_train``, ``has_validation``, ``stop_training``,
-    ``stop_reason``; helpers ``train_outputs()``, ``grad_norm()``,
-    ``snapshot()`` / ``restore()``.
+    ``stop_reason``, ``diverged``, ``dtype`` (the parameters' dtype, which the
+    data are cast to), ``guard`` (the divergence guard); helpers
+    ``train_outputs()``, ``grad_norm()``, ``snapshot()`` / ``restore()``.
     """
 
     def __init__(self, model, loss, optimizer, *, mode="minibatch", batch_size=32, metrics=(),
                  callbacks=(), stop=None, scheduler=None, seed=0, shuffle=True, quiet=False,
                  nan_guard=True, progress=None, checkpoint=None, train_metrics=True,
-                 blas_threads="auto", bptt=None, compile="auto"):
+                 blas_threads="auto", bptt=None, compile="auto", divergence_factor=DEFAULT_FACTOR):
         if compile not in ("auto", True, False):
             raise ValueError(f"fit(): compile must be 'auto', True or False, got {compile!r}")
+        self.dtype = check_model_and_optimizer(model, optimizer)
         self.model = model
         self.loss_fn, self.loss_name = _resolve_loss(loss)
         self.optimizer = optimizer
-        self.mode = mode
-        self.batch_size = batch_size
-        self.metrics = [get_metric(m) for m in metrics]
+        self.mode = check_mode(mode)
+        self.batch_size = whole_number(batch_size, "fit(): batch_size", 1)
+        self.metrics = [get_metric(m) for m in ([metrics] if isinstance(metrics, str) else metrics)]
         self.seed = seed
         self.shuffle = shuffle
-        self.nan_guard = nan_guard
+        self.nan_guard = bool(nan_guard)
+        self.guard = DivergenceGuard(divergence_factor)
         self.train_metrics = train_metrics
-        self.blas_threads = blas_threads
+        self.blas_threads = _check_blas_threads(blas_threads)
         self.bptt = None
         if bptt is not None:
-            k1, k2 = (bptt, bptt) if isinstance(bptt, int) else tuple(bptt)
-            self.bptt = TruncatedBPTT(k1, k2)
+            self.bptt = TruncatedBPTT(*check_bptt(bptt))
         self.params = [p for p in model.parameters()]
         self.closure_kind = getattr(optimizer, "closure_kind", "loss")
         self.compiled = None
@@ -69,7 +74,7 @@ class Trainer:
         # Order matters at epoch end: rules add their values to the logs, the history records
         # them, then user callbacks, the schedule and the progress display see the finished
         # epoch, and the checkpoints (moved last below) save all of it.
-        self._cbs = get_stopping_rules(stop) + [_Recorder()] + list(callbacks)
+        self._cbs = get_stopping_rules(stop) + [_Recorder()] + _callback_list(callbacks)
         if scheduler is not None:
             from .schedule import LRScheduler
             self._cbs.append(scheduler if isinstance(scheduler, LRScheduler) else LRScheduler(scheduler))
@@ -87,12 +92,16 @@ class Trainer:
     def fit(self, train_data, *, epochs=100, validation_data=None, validation_split=0.0,
             resume=None):
         """Train for up to ``epochs`` epochs (or until a stopping rule fires); returns the History."""
-        X, y = _as_arrays(train_data, self._param_dtype(), "train_data", self._takes_indices())
-        X, y, validation_data = _split_validation(X, y, validation_data, validation_split)
+        self.epochs = whole_number(epochs, "fit(): epochs", 0)
+        X, y = as_arrays(train_data, self.dtype, "train_data", self._takes_indices())
+        X, y, validation_data = split_validation(X, y, validation_data, validation_split)
         self.X_train, self.y_train = X, y
-        self.val = None if validation_data is None else _as_arrays(validation_data, self._param_dtype(),
-                                                                   "validation_data", self._takes_indices())
+        self.val = None if validation_data is None else as_arrays(validation_data, self.dtype,
+                                                                  "validation_data", self._takes_indices())
         self.has_validation = self.val is not None
+        if self.bptt is not None:
+            for Xs, ys in [(X, y)] + ([self.val] if self.val is not None else []):
+                self.bptt.check_shapes(Xs, ys)
         n = len(X)
         size = batch_size_for(self.mode, self.batch_size, n)
         if getattr(self.optimizer, "full_batch", False) and size < n:
@@ -102,22 +111,30 @@ class Trainer:
                           "by the noise; use mode='batch'", FullBatchWarning, stacklevel=3)
         self.order = ShuffleOrder(self.shuffle if self.mode != "batch" else False, self.seed, n)
         self.bounds = batch_bounds(n, size)
-        self.epochs = int(epochs)
         self.callbacks = CallbackList(self._cbs, self)
         if resume is not None:
             from .checkpoint import load_checkpoint
             load_checkpoint(self, resume)
+        self.history.declare(self._logged_keys())
+        if self.nan_guard:
+            _check_finite_weights(self.model)
+            self.guard.start(self.params, self.epoch)
         self._t0 = time.perf_counter() - (self.history.last("time") or 0.0)
-        self._good = self.snapshot()
         self.callbacks.fire("on_train_begin", {})
         n_params = sum(p.data.size for p in self.params)
         with blas_threads(self.blas_threads, size, n_params):
+            if self.nan_guard and self.guard.factor is not None and self.guard.reference is None:
+                rows = reference_rows(n)
+                out, target = self._outputs(X[rows]), y[rows]
+                self.guard.set_reference(self._loss_value(out, target),
+                                         constant_prediction_loss(self._loss_value, out, target))
             while self.epoch < self.epochs and not self.stop_training:
                 self._run_epoch()
         if not self.stop_training:
             self.stop_reason = f"max epochs: reached {self.epochs}"
         self.history.stop_reason = self.stop_reason
         self.history.stopped_epoch = self.epoch
+        self.history.diverged = self.diverged
         self.callbacks.fire("on_train_end", {"stop_reason": self.stop_reason})
         return self.history
 
@@ -132,10 +149,16 @@ class Trainer:
         if loss_sum is None:
             return  # the NaN guard stopped training
         logs = {"epoch": epoch, "loss": loss_sum / len(self.X_train)}
+        if self.nan_guard and self.guard.exploded(logs["loss"]):
+            before = self.history.last("loss")
+            self._diverge(f"the loss exploded: {before:.4g} in epoch {epoch} and {logs['loss']:.4g} in "
+                          f"epoch {epoch + 1}, more than {self.guard.factor:g} times "
+                          f"{self.guard.reference_is} ({self.guard.reference:.4g})", epoch)
+            return
         self._evaluate(logs)
         if lr is not None:
             logs["lr"] = lr
-        if not self._guard_weights(epoch):
+        if not self._guard_weights(epoch, logs["loss"]):
             return
         logs["time"] = time.perf_counter() - self._t0
         self.epoch = epoch + 1
@@ -161,8 +184,10 @@ class Trainer:
             self._yb = wrap(y[s:e])
             if events:
                 fire("on_batch_begin", b, {"batch": b, "size": e - s})
-            value = step(closure)
+            value = step(closure)                 # residual methods return the data loss where the step began
             value = float(value if value is not None else self._last_loss)
+            if b == 0:
+                self.guard.first_loss(value)    # the loss at the weights the last epoch ended with
             if not isfinite(value):
                 self._nan_stop(f"batch {b + 1}")
                 return None
@@ -179,6 +204,8 @@ class Trainer:
             if events:
                 self.callbacks.fire("on_batch_begin", b, {"batch": b, "size": e - s})
             part, n = self.bptt.run_batch(self, X[s:e], y[s:e])
+            if b == 0:
+                self.guard.first_loss(part / n)
             if not math.isfinite(part):
                 self._nan_stop(f"batch {b + 1}")
                 return None
@@ -205,6 +232,9 @@ class Trainer:
         # LM and Bayesian regularisation build the Jacobian themselves: return r, not backpropagated.
         r = self._residuals(self.model(self._xb), self._yb)
         self._last_loss = 0.5 * float(np.sum(r.data * r.data))
+        # Not the epoch's loss: LM evaluates trial points here (and takes the Jacobian at an accepted
+        # one from that evaluation, so a step may start without a call); step() returns the data loss
+        # where it began (Bayesian regularisation too, not its objective beta*E_D + alpha*E_W).
         return r
 
     def _per_example_closure(self, params):
@@ -221,7 +251,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, X):
-        """Model outputs on ``X`` as an array, in eval mode, without recording a graph."""
+        """Model outputs on ``X`` as an array, in eval mode, without recording a graph.
+
+        ``X`` is checked and cast to the parameters' dtype by the rule of ``fit``'s data
+        (``retrograd.training.inputs``): real numbers only, no NaN or Inf.
+        """
+        return self._outputs(as_inputs(X, self.dtype, "predict(): X", self._takes_indices()))
+
+    def _outputs(self, X):
+        """Model outputs on ``X`` (already checked and cast), in chunks of ``EVAL_CHUNK`` rows."""
         was_training = getattr(self.model, "training", True)
         self.model.eval()
         saved = GradMode.enabled
@@ -252,7 +290,7 @@ class Trainer:
     def train_outputs(self):
         """Outputs on the whole training set after this epoch's updates (computed once per epoch)."""
         if self._train_out is None:
-            self._train_out = self.predict(self.X_train)
+            self._train_out = self._outputs(self.X_train)
         return self._train_out
 
     def train_pairs(self):
@@ -266,7 +304,7 @@ class Trainer:
                 logs[name] = fn(out, y)
         if self.val is not None:
             Xv, yv = self.val
-            out = self.predict(Xv)
+            out = self._outputs(Xv)
             logs["val_loss"] = self._loss_value(out, yv)
             out, yv = self._per_step(out, yv)
             for name, fn in self.metrics:
@@ -301,12 +339,12 @@ class Trainer:
         for p, a in zip(self.params, snapshot):
             p.data[...] = a
 
-    def _guard_weights(self, epoch):
-        """Keep a copy of finite weights each epoch; on Inf/NaN weights restore it and stop."""
+    def _guard_weights(self, epoch, loss):
+        """Keep a copy of finite weights each epoch; on Inf/NaN weights restore good ones and stop."""
         if not self.nan_guard:
             return True
         if all(np.isfinite(p.data).all() for p in self.params):
-            self._good = self.snapshot()
+            self.guard.end_epoch(self.params, epoch + 1, loss)
             return True
         self._nan_stop("the end of the epoch (weights)", epoch)
         return False
@@ -316,14 +354,15 @@ class Trainer:
         if not self.nan_guard:
             raise FloatingPointError(f"fit(): non-finite loss at epoch {epoch + 1}, {where}; "
                                      "lower the learning rate or enable nan_guard")
-        self.restore(self._good)
+        self._diverge(f"non-finite loss or weights at epoch {epoch + 1}, {where}", epoch, during_epoch=True)
+
+    def _diverge(self, what, epoch, during_epoch=False):
+        """Restore the last good weights and stop, saying what happened and what to try."""
+        self.guard.restore(self.params, during_epoch)
         self.epoch = epoch
         self.diverged = True
         self.stop_training = True
-        self.stop_reason = (f"non-finite loss or weights at epoch {epoch + 1}, {where}: training "
-                            f"diverged; the weights were restored to the last good ones (end of "
-                            f"epoch {self.history.epochs}, 0 = initial). Lower the learning rate, "
-                            "standardise the inputs or clip gradients")
+        self.stop_reason = self.guard.explain(what, self._current_lr())
 
     def _takes_indices(self):
         """True when the model looks its inputs up in an Embedding: integer X must stay integer."""
@@ -331,19 +370,31 @@ class Trainer:
         modules = self.model.modules() if hasattr(self.model, "modules") else ()
         return any(isinstance(m, Embedding) for m in modules)
 
-    def _param_dtype(self):
-        return self.params[0].data.dtype if self.params else None
+    def _logged_keys(self):
+        """Every key an epoch's logs will hold, so that the History has them all from the start
+        (a run that diverges in its first epoch still has ``history["loss"]``, empty)."""
+        names = [name for name, _ in self.metrics]
+        keys = ["loss"] + (names if self.train_metrics else [])
+        if self.has_validation:
+            keys += ["val_loss"] + ["val_" + name for name in names]
+        if self._current_lr() is not None:
+            keys.append("lr")
+        keys.append("time")
+        for cb in self._cbs:
+            keys.extend(getattr(cb, "log_keys", ()))
+        return keys
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self):
         """Everything a resume needs besides the model and the optimizer: epoch, order, history."""
         return {"epoch": self.epoch, "order": self.order.state_dict(),
-                "history": self.history.to_json()}
+                "history": self.history.to_json(), "divergence": self.guard.state_dict()}
 
     def load_state_dict(self, state):
         self.epoch = int(state["epoch"])
         self.order.load_state_dict(state.get("order", {}))
         self.history = History.from_json(state["history"])
+        self.guard.load_state_dict(state.get("divergence", {}))
 
 
 class _Recorder(Callback):
@@ -364,38 +415,29 @@ def _resolve_loss(loss):
     return loss, getattr(loss, "name", None) or type(loss).__name__
 
 
-def _as_arrays(data, dtype, what, integer_inputs=False):
-    """(X, y) NumPy arrays; floating X and y take the parameters' dtype, integer labels stay integers.
-
-    Integer X becomes floating too, unless ``integer_inputs`` (indices for an Embedding).
-    """
+def _callback_list(callbacks):
+    """Callbacks as a list: one callback alone is accepted too."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or hasattr(callbacks, "set_trainer"):
+        return [callbacks]
     try:
-        X, y = data
-    except (TypeError, ValueError):
-        raise TypeError(f"fit(): {what} must be a pair (X, y) of arrays") from None
-    X = np.asarray(X.data if isinstance(X, Tensor) else X)
-    y = np.asarray(y.data if isinstance(y, Tensor) else y)
-    if len(X) != len(y):
-        raise ValueError(f"fit(): {what} has {len(X)} inputs (X shape {X.shape}) but {len(y)} "
-                         f"targets (y shape {y.shape}); they must have the same first dimension")
-    if dtype is not None:
-        if X.dtype.kind in ("f" if integer_inputs else "fiub") and X.dtype != dtype:
-            X = X.astype(dtype)
-        if y.dtype.kind == "f" and y.dtype != dtype:
-            y = y.astype(dtype)
-    return X, y
+        return list(callbacks)
+    except TypeError:
+        raise TypeError(f"fit(): callbacks must be a list of Callback objects, got "
+                        f"{type(callbacks).__name__}") from None
 
 
-def _split_validation(X, y, validation_data, split):
-    """Hold out the last ``split`` fraction (before any shuffling) when no validation data is given."""
-    if not split:
-        return X, y, validation_data
-    if validation_data is not None:
-        raise ValueError("fit(): give validation_data or validation_split, not both")
-    if not 0.0 < split < 1.0:
-        raise ValueError(f"fit(): validation_split must be in (0, 1), got {split}")
-    n_val = int(math.ceil(len(X) * split))
-    if n_val >= len(X):
-        raise ValueError(f"fit(): validation_split={split} leaves no training data of {len(X)} examples")
-    cut = len(X) - n_val
-    return X[:cut], y[:cut], (X[cut:], y[cut:])
+def _check_blas_threads(setting):
+    """'auto', None or a whole number of threads >= 1."""
+    if setting is None or (isinstance(setting, str) and setting == "auto"):
+        return setting
+    return whole_number(setting, "fit(): blas_threads ('auto', None or a thread count)", 1)
+
+
+def _check_finite_weights(model):
+    """Training from NaN or Inf weights cannot work, and there would be no good weights to go back to."""
+    for name, p in model.named_parameters():
+        if not np.isfinite(p.data).all():
+            raise ValueError(f"fit(): the model's parameter {name!r} holds NaN or Inf before training "
+                             "(a diverged or corrupted model); re-initialise or reload it")
