@@ -23,8 +23,10 @@ def test_1_20_1_net_on_40_noisy_points_fits_to_the_noise_level(seed):
     opt = rg.optim.get("br", params)
     for _ in range(150):
         opt.step(lambda: (sin_net(params, X) - Y).reshape(-1))
+        assert opt.alpha > 0 and opt.beta > 0                    # never outside their valid range
         if opt.stopped:
             break
+    assert opt.resets >= 1                    # alpha = 0 at the start gives gamma = P > N: reset once
     with rg.no_grad():
         pred = sin_net(params, X).data
     rms_to_data = np.sqrt(np.mean((pred - y) ** 2))
