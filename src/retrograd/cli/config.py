@@ -178,6 +178,8 @@ def read_config_file(path):
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:     # 5000-digit numbers, nesting past the recursion limit
+            raise ConfigError(f"{path}: invalid JSON: {str(exc)[:200]}") from None
     else:
         tomllib = _tomllib()
         try:
