@@ -150,3 +150,17 @@ def test_compiled_replay_matches_eager_through_the_offset():
         runs.append([p.data.copy() for p in net.parameters()])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_per_example_gradients_carry_the_offset():
+    """DP-SGD clipping and the other per-example methods see the same offset derivative as a backward pass."""
+    rng = np.random.default_rng(5)
+    net = nn.Sequential(nn.Linear(3, 4, dtype=np.float64, generator=rng), nn.Sigmoid(prime_offset=0.1),
+                        nn.Linear(4, 1, dtype=np.float64, generator=rng), nn.Sigmoid(prime_offset=0.1))
+    X, y = rng.normal(size=(5, 3)), rng.integers(0, 2, (5, 1)).astype(float)
+    grads = rg.per_example_grads(net, "atanh_error", X, y)
+    for i in range(5):
+        net.zero_grad()
+        nn.functional.atanh_error(net(rg.tensor(X[i:i + 1])), y[i:i + 1]).backward()
+        for g, p in zip(grads, net.parameters()):
+            np.testing.assert_allclose(g[i], p.grad.data, rtol=1e-12, atol=1e-15)
