@@ -40,6 +40,9 @@ LAYERS = [
      rng.standard_normal((2, 3))),
     ("ModuleList", lambda: nn.ModuleList([nn.Linear(2, 2), nn.ReLU()]), None),
     ("ModuleDict", lambda: nn.ModuleDict({"enc": nn.Linear(2, 2), "act": nn.Sigmoid()}), None),
+    ("Sigmoid_prime_offset", lambda: nn.Sigmoid(prime_offset=0.1), rng.standard_normal((2, 3))),
+    ("CascadeNetwork", lambda: nn.CascadeNetwork(3, 2, hidden=["sigmoid_symmetric", "gaussian"], output="identity"),
+     rng.standard_normal((2, 3))),
 ]
 
 

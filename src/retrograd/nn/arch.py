@@ -10,7 +10,7 @@ from a file cannot run arbitrary code; ``arch_check`` checks a description
 """
 from . import activations as A
 from . import containers as C
-from . import conv, layers, norm, recurrent
+from . import cascade, conv, layers, norm, recurrent
 from .arch_check import ArchitectureError, children_of, expected_state  # noqa: F401 - re-exported
 
 
@@ -52,6 +52,8 @@ LEAVES = {
     "GRU": (recurrent.GRU, _attrs(*_RNN)),
     "RNN": (recurrent.RNN, _attrs(*_RNN, "nonlinearity")),
     "Identity": (C.Identity, lambda m: {}),
+    "CascadeNetwork": (cascade.CascadeNetwork, lambda m: {"n_inputs": m.n_inputs, "n_outputs": m.n_outputs,
+                                                          "hidden": list(m.hidden), "output": m.output_activation}),
 }
 for _cls in A.ACTIVATIONS.values():
     LEAVES[_cls.__name__] = (_cls, lambda m: dict(m.kw))

@@ -108,6 +108,22 @@ def _activation_arguments() -> None:
 
 
 _activation_arguments()
+for _flat_spot in ("Sigmoid", "Tanh"):      # Fahlman's option, stored only when not 0 (nn/activations.py)
+    ARGUMENTS[_flat_spot]["prime_offset"] = (lambda v: _number(v) and v >= 0, 0.0)
+
+
+def _cascade_hidden(v: Any) -> bool:
+    from .cascade import HIDDEN_KINDS, MAX_HIDDEN_UNITS
+    return isinstance(v, list) and len(v) <= MAX_HIDDEN_UNITS and all(k in HIDDEN_KINDS for k in v)
+
+
+def _cascade_output(v: Any) -> bool:
+    from .cascade import UNIT_KINDS
+    return isinstance(v, str) and v in UNIT_KINDS
+
+
+ARGUMENTS["CascadeNetwork"] = {"n_inputs": (_positive, _REQUIRED), "n_outputs": (_positive, _REQUIRED),
+                               "hidden": (_cascade_hidden, []), "output": (_cascade_output, "sigmoid_symmetric")}
 
 
 def _leaf_state(kind: str, a: Dict[str, Any]) -> State:
@@ -142,6 +158,11 @@ def _leaf_state(kind: str, a: Dict[str, Any]) -> State:
             state.update(weight=(shape, "f"), bias=(shape, "f"))
     elif kind in _GATES:
         state = _recurrent_state(kind, a)
+    elif kind == "CascadeNetwork":          # unit k: Linear(n_inputs + k, 1); outputs see inputs and every unit
+        n_in, k = a["n_inputs"], len(a["hidden"])
+        for i in range(k):
+            state.update({f"units.{i}.weight": ((n_in + i, 1), "f"), f"units.{i}.bias": ((1,), "f")})
+        state.update({"output.weight": ((n_in + k, a["n_outputs"]), "f"), "output.bias": ((a["n_outputs"],), "f")})
     return state
 
 
