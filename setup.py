@@ -11,15 +11,15 @@ from setuptools import Extension, setup
 gcc_like = sys.platform != "win32"
 setup(ext_modules=[
     Extension(
-        "retrograd.autograd.ops._lstm_kernel",
-        sources=["src/retrograd/autograd/ops/lstm_kernel.c"],
-        depends=["src/retrograd/autograd/ops/lstm_kernel_impl.h", "src/retrograd/autograd/ops/pair_worker.h"],
+        "retrograd.accel._lstm_kernel",
+        sources=["src/retrograd/accel/lstm_kernel.c"],
+        depends=["src/retrograd/accel/lstm_kernel_impl.h", "src/retrograd/accel/pair_worker.h"],
         extra_compile_args=["-O3"] if gcc_like else [],
         optional=True,
     ),
     Extension(
-        "retrograd.optim._adam_kernel",
-        sources=["src/retrograd/optim/adam_kernel.c"],
+        "retrograd.accel._adam_kernel",
+        sources=["src/retrograd/accel/adam_kernel.c"],
         # no fused multiply-adds: the same roundings as the NumPy update, bit for bit
         extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno"] if gcc_like else ["/fp:strict"],
         optional=True,

@@ -111,11 +111,11 @@ def main():
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print one JSON line instead of the table")
     a = p.parse_args()
-    from retrograd import backend
+    from retrograd.accel.blas import blas_threads
     load = os.getloadavg()[0]
     results = {}
     for threads in (1, 2):
-        with backend.blas_threads(threads):
+        with blas_threads(threads):
             for group, variants in gemm_cases().items():
                 for name, fn in variants.items():
                     reps = a.repeats if group.endswith("step") else max(a.repeats // 10, 5)

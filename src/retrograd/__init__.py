@@ -3,7 +3,7 @@
 An autodiff engine on NumPy (CuPy on GPU) arrays, layers, losses, and the
 whole family of backprop training algorithms.
 """
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401
 
 from .autograd import (GradcheckError, GraphFreedError, OpError, Tensor, enable_grad, grad,
                        gradcheck, hessian, hvp, is_grad_enabled, jacobian, jvp, no_grad,
@@ -37,8 +37,9 @@ def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_
     return grads[0] if single else tuple(grads)
 
 
-from . import data, nn, optim, training  # noqa: E402 - subpackages, after the core names
+from . import data, io, nn, optim, training  # noqa: E402 - subpackages, after the core names
 from .training.per_example import per_example_grads  # noqa: E402
+from . import accel  # noqa: E402 - last: the speed wing plugs its faster versions into the packages above
 
 datasets = data
 
@@ -46,7 +47,6 @@ datasets = data
 def __getattr__(name):
     """Names provided by subpackages that import optional parts lazily (rg.save, rg.load, rg.fit)."""
     if name in ("save", "load"):
-        from . import io
         return getattr(io, name)
     if name in ("fit", "Trainer", "History"):
         from . import training as _training

@@ -1,7 +1,4 @@
-"""Array-module choice (NumPy or CuPy), the default dtype policy, the global random generator, BLAS threads."""
-import contextlib
-import os
-
+"""Array-module choice (NumPy or CuPy), the default dtype policy, the global random generator."""
 import numpy as np
 
 try:  # CuPy is optional: the GPU extra.
@@ -84,42 +81,3 @@ def to_device(array, device):
                                "(pip install 'retrograd[gpu]')")
         return _cupy.asarray(array)
     raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
-
-
-_BLAS = []   # the BLAS libraries' thread controllers, looked up once (empty list: none reachable)
-
-
-def _blas_libraries():
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
-        except Exception:  # noqa: BLE001 - optional helper; any failure means "leave BLAS alone"
-            _BLAS.append([])
-    return _BLAS[0]
-
-
-@contextlib.contextmanager
-def blas_threads(n):
-    """Run the block with the BLAS libraries limited to ``n`` threads, restoring them afterwards.
-
-    Small per-step matrix products (a recurrent step, a small MLP's batch) lose
-    more to thread hand-over than they gain, and on a busy machine a second BLAS
-    thread waiting for a core stalls every step. Needs threadpoolctl (shipped
-    with scikit-learn); without it, or with RETROGRAD_BLAS_SINGLE_THREAD=0 in the
-    environment, this changes nothing.
-    """
-    if os.environ.get("RETROGRAD_BLAS_SINGLE_THREAD", "1") == "0":
-        yield
-        return
-    libs = _blas_libraries()
-    saved = [lib.num_threads for lib in libs]
-    for lib, old in zip(libs, saved):
-        if old != n:
-            lib.set_num_threads(n)
-    try:
-        yield
-    finally:
-        for lib, old in zip(libs, saved):
-            if old != n:
-                lib.set_num_threads(old)

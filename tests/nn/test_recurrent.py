@@ -79,16 +79,27 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.fixture(params=["compiled", "numpy", "reference"])
+def path(request, monkeypatch):
+    """Which implementation runs: the LSTM's compiled loops, the fast NumPy loops, or the reference
+    ops with every acceleration off (retrograd.accel)."""
+    if request.param == "numpy":
+        from retrograd.accel import lstm_native
+        monkeypatch.setattr(lstm_native, "_LIB", None)
+    with rg.accel.enabled(request.param != "reference"):
+        yield request.param
+
+
+def _skip_unless_compiled(path, kind):
+    if path == "compiled" and (kind != "LSTM" or not rg.accel.compiled_kernels()["lstm"]):
+        pytest.skip("only the LSTM has compiled loops, and only where they were built")
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind,layers,bi,bf,kw", CONFIGS)
-def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, compiled, torch, monkeypatch):
-    """The LSTM twice: with its compiled loops (where built) and with the NumPy ones."""
-    from retrograd.autograd.ops import native
-    if not compiled:
-        monkeypatch.setattr(native, "_LIB", None)
-    elif kind != "LSTM" or not native.available():
-        pytest.skip("only the LSTM has compiled loops, and only where they were built")
+def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, path, torch):
+    """Every layer kind on every path: compiled loops (where built), NumPy loops, the reference."""
+    _skip_unless_compiled(path, kind)
     T, B, I, H = 50, 3, 4, 5
     m = getattr(nn, kind)(I, H, num_layers=layers, bidirectional=bi, batch_first=bf, dtype=dtype, **kw)
     t = getattr(torch.nn, kind)(I, H, num_layers=layers, bidirectional=bi, batch_first=bf, **kw)
@@ -128,15 +139,10 @@ def test_against_torch_over_50_steps(kind, layers, bi, bf, kw, dtype, compiled, 
         assert_close(p.grad, getattr(t, n).grad, dtype, f"grad {n}")
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
-def test_a_loss_on_the_last_step_only_against_torch(kind, compiled, torch, monkeypatch):
-    """out[-1] (W4's head): the cotangent stays lazy down to the layer (autograd/scattered.py)."""
-    from retrograd.autograd.ops import native
-    if not compiled:
-        monkeypatch.setattr(native, "_LIB", None)
-    elif kind != "LSTM" or not native.available():
-        pytest.skip("only the LSTM has compiled loops, and only where they were built")
+def test_a_loss_on_the_last_step_only_against_torch(kind, path, torch):
+    """out[-1] (W4's head): with acceleration on, the cotangent stays lazy down to the layer (accel/scattered.py)."""
+    _skip_unless_compiled(path, kind)
     m = getattr(nn, kind)(4, 6, dtype=np.float64)
     t = getattr(torch.nn, kind)(4, 6).to(torch.float64)
     with torch.no_grad():
@@ -236,79 +242,3 @@ def test_results_survive_later_calls_that_reuse_work_arrays():
     np.testing.assert_array_equal(y1.data, kept_y)
     np.testing.assert_array_equal(a.grad.data, g1)
     assert not np.array_equal(m.weight_hh_l0.grad.data, w1)  # the second backward accumulated
-
-
-def test_blas_thread_setting_is_restored():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-    nn.LSTM(2, 3)(rg.tensor(np.ones((4, 2, 2), dtype=np.float32)))[0].sum().backward()
-    after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-    assert before == after
-
-
-@pytest.mark.parametrize("bi", [False, True])
-def test_lstm_background_jobs_give_the_same_results(monkeypatch, bi):
-    """Large sequences run their batched GEMMs on a background thread, chunk by chunk, beside the loop."""
-    from retrograd.autograd.ops import recurrent as kernels
-    m = nn.LSTM(3, 4, bidirectional=bi, dtype=np.float64)
-    D = 2 if bi else 1
-    x, h0, c0 = rng.standard_normal((13, 2, 3)), rng.standard_normal((D, 2, 4)), rng.standard_normal((D, 2, 4))
-
-    def run():
-        m.zero_grad()
-        ins = [rg.tensor(a, requires_grad=True) for a in (x, h0, c0)]
-        out, (hn, cn) = m(ins[0], (ins[1], ins[2]))
-        ((out * out).sum() + cn.sum()).backward()
-        return [out.data.copy()] + [a.grad.data.copy() for a in ins] + [p.grad.data.copy() for p in m.parameters()]
-
-    inline = run()
-    monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
-    for a, b in zip(inline, run()):
-        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
-
-
-def test_recycled_arrays_come_back_only_when_nobody_holds_them():
-    from retrograd.autograd.ops.workspace import recycled
-    a = recycled("test", (3, 4), np.float64)
-    address = a.__array_interface__["data"][0]
-    view = a[1:]
-    b = recycled("test", (3, 4), np.float64)
-    del a
-    c = recycled("test", (3, 4), np.float64)                  # a's memory is still seen through view
-    assert address not in [x.__array_interface__["data"][0] for x in (b, c)]
-    del view
-    d = recycled("test", (3, 4), np.float64)
-    assert d.__array_interface__["data"][0] == address
-    assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
-
-
-def test_work_arrays_start_on_a_cache_line():
-    """The LSTM kernel's two threads write the two halves of every row of these arrays: a row
-    half must not share a 64-byte line with the other (NumPy's own large arrays start 16 bytes
-    past one)."""
-    from retrograd.autograd.ops.workspace import CACHE_LINE, recycled, scratch
-    for shape in [(50, 5, 128, 32), (7, 3), (1 << 16,)]:
-        for make in (recycled, scratch):
-            a = make("test_aligned", shape, np.float32)
-            assert a.shape == shape and a.dtype == np.float32 and a.flags.c_contiguous
-            assert a.__array_interface__["data"][0] % CACHE_LINE == 0
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_lstm_background_thread_works_in_a_forked_child(monkeypatch):
-    import os
-    from retrograd.autograd.ops import recurrent as kernels
-    monkeypatch.setattr(kernels, "OVERLAP_ABOVE", 0)
-    m = nn.LSTM(3, 4, dtype=np.float64)
-    x = rg.tensor(rng.standard_normal((9, 2, 3)))
-    m(x)[0].sum().backward()                                  # the parent starts its worker
-    pid = os.fork()
-    if pid == 0:                                              # the child must not wait on the parent's thread
-        code = 1
-        try:
-            m(x)[0].sum().backward()
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert status == 0

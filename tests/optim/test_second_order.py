@@ -123,14 +123,3 @@ def test_residual_closure_errors_are_clear():
         opt.step(lambda: 3.0)
     with pytest.raises(ValueError, match="needs a closure"):
         opt.step(None)
-
-
-def test_threaded_outer_products_give_the_same_jacobian(monkeypatch):
-    from retrograd.optim import jacobian
-    monkeypatch.setattr(jacobian, "_THREADED_ABOVE", 16)
-    rng = np.random.default_rng(2)
-    params = params_from([rng.standard_normal((3, 5)), rng.standard_normal(5), rng.standard_normal((5, 1)),
-                          rng.standard_normal(1)])
-    r = sin_net(params, rg.tensor(rng.standard_normal((11, 3)))).reshape(-1)
-    np.testing.assert_allclose(residual_jacobian(r, params, method="per_sample"),
-                               residual_jacobian(r, params, method="reverse"), rtol=1e-12, atol=1e-12)

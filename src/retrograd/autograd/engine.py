@@ -2,9 +2,8 @@
 import numpy as np
 
 from .. import backend
-from .ops.registry import ARRAY_MATH, OPS, TENSOR_MATH
-from .scattered import Scattered, dense, through_getitem
-from .tensor import GradMode, Tensor
+from .ops.registry import ARRAY_MATH, TENSOR_MATH, LazyCotangent
+from .tensor import GRAD_MODE, Tensor
 
 
 class GraphFreedError(RuntimeError):
@@ -93,14 +92,13 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
     results = [None] * len(wanted)
     m = TENSOR_MATH if create_graph else ARRAY_MATH
     order = topological_order(roots)
-    saved_mode = GradMode.enabled
-    GradMode.enabled = create_graph
+    mode = GRAD_MODE.set(create_graph)
     try:
         for t in order:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if type(g) is Scattered and (t._op is None or t._retain or id(t) in wanted):
+            if isinstance(g, LazyCotangent) and (t._op is None or t._retain or id(t) in wanted):
                 g = g.dense()                  # it becomes a .grad or a result
             slot = wanted.get(id(t))
             if slot is not None:
@@ -115,22 +113,20 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
             if not retain_graph:
                 t._inputs = None  # free the saved inputs; a second backward raises
     finally:
-        GradMode.enabled = saved_mode
+        GRAD_MODE.reset(mode)
     return results
 
 
 def _propagate(t, g, m, create_graph, grads):
-    """Apply t's VJP rule and add each input's share into ``grads``."""
-    inputs = t._inputs
-    if not create_graph:
-        share = _lazy_share(t, g)
-        if share is not None:
-            add_shares(inputs[:1], (share,), (True,), m, grads)
-            return
-        if type(g) is Scattered and not t._op.takes_scattered:
-            g = g.dense()
-    needs = []
-    args = []
+    """Apply t's VJP rule and add each input's share into ``grads``.
+
+    The array sweep runs the rule of the version that made t (an accelerated
+    one's, if one did). Under ``create_graph`` the reference op's rule is
+    recorded, or its composite differentiated: accelerated versions run on
+    arrays only.
+    """
+    op, inputs, kw = t._op, t._inputs, t._kw
+    needs, args = [], []
     for a in inputs:
         if isinstance(a, Tensor):
             needs.append(a.requires_grad)
@@ -138,25 +134,32 @@ def _propagate(t, g, m, create_graph, grads):
         else:
             needs.append(False)
             args.append(a)
-    shares = t._op.vjp(m, needs, g, t if create_graph else t.data, *args, **t._kw)
+    if create_graph:
+        if op.reference is not op:
+            if op.saves:
+                kw = dict(kw, saved=None)         # the accelerated forward's work, not the reference's
+            op = op.reference
+        if op.composite is not None:
+            shares = _composite_vjp(op, g, inputs, needs, kw)
+        else:
+            shares = op.vjp(m, needs, g, t, *args, **kw)
+    else:
+        rule = op.lazy_vjp
+        if rule is None:
+            rule = op.vjp
+            if isinstance(g, LazyCotangent):
+                g = g.dense()
+        shares = rule(m, needs, g, t.data, *args, **kw)
     add_shares(inputs, shares, needs, m, grads)
 
 
-def _lazy_share(t, g):
-    """x's cotangent as a Scattered when t is x[basic index] or a transpose of a Scattered one; else None."""
-    op, x = t._op, t._inputs[0]
-    if not (isinstance(x, Tensor) and x.requires_grad and type(x.data) is np.ndarray):
-        return None
-    if op is _GETITEM:
-        return through_getitem(g, t._kw["index"], x.data.shape)
-    if op is _TRANSPOSE and type(g) is Scattered:
-        axes = t._kw.get("axes")
-        perm = range(x.data.ndim - 1, -1, -1) if axes is None else np.argsort(axes).tolist()
-        return g.transposed(perm)
-    return None
-
-
-_GETITEM, _TRANSPOSE = OPS["getitem"], OPS["transpose"]
+def _composite_vjp(op, g, inputs, needs, kw):
+    """The shares of a fused op under create_graph: its composite rebuilt with recorded ops, differentiated."""
+    kw = {k: v for k, v in kw.items() if k != "saved"}
+    out = op.composite(*inputs, **kw)
+    wanted = [a for a, need in zip(inputs, needs) if need]
+    grads = iter(compute_grads([out], [g], inputs=wanted, create_graph=True, accumulate=False))
+    return tuple(next(grads) if need else None for need in needs)
 
 
 def add_shares(inputs, shares, needs, m, grads):
@@ -168,7 +171,15 @@ def add_shares(inputs, shares, needs, m, grads):
             share = m.sum_to(share, shape=a.data.shape)
         k = id(a)
         prev = grads.get(k)
-        grads[k] = share if prev is None else dense(prev) + dense(share)
+        if prev is None:
+            grads[k] = share
+        else:
+            grads[k] = dense(prev) + dense(share)
+
+
+def dense(g):
+    """A cotangent as an array: a lazy one (``LazyCotangent``) made dense, anything else as it is."""
+    return g.dense() if isinstance(g, LazyCotangent) else g
 
 
 def _accumulate(t, g, create_graph):
@@ -184,7 +195,3 @@ def _accumulate(t, g, create_graph):
         t.grad = Tensor._wrap(g)
     else:
         t.grad = Tensor._wrap(t.grad.data + g)
-
-
-def run_backward(roots, gradients, retain_graph=None, create_graph=False):
-    compute_grads(roots, gradients, retain_graph=retain_graph, create_graph=create_graph)

@@ -1,36 +1,64 @@
-"""The Tensor: an array plus the record of how it was computed, and the forward-recording `apply`."""
+"""The Tensor: an array plus the record of how it was computed; grad mode; the forward-recording `apply`.
+
+Operators and methods that run primitives (``+``, ``.sum()``, ``.T``,
+``.backward()``) are bound onto Tensor by ``tensor_methods.py``, above the
+ops and the engine, so that this module imports neither.
+"""
+import contextvars
+import functools
 import itertools
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .. import backend
 
+# Whether operations record the graph, per thread (and per asyncio task): two threads that
+# train at once must not switch each other's recording off. A ContextVar read costs what a
+# class attribute read does (about 15 ns), and `apply` reads it on every op.
+GRAD_MODE = contextvars.ContextVar("retrograd_grad_mode", default=True)
+_SAVED_MODES = contextvars.ContextVar("retrograd_saved_grad_modes", default=())
 
-class GradMode:
-    """Whether operations record the graph. `no_grad` / `enable_grad` flip it."""
-    enabled = True
+
+class _GradModeAccess(type):
+    """Makes ``GradMode.enabled`` read and set the calling thread's mode."""
+
+    @property
+    def enabled(cls):
+        return GRAD_MODE.get()
+
+    @enabled.setter
+    def enabled(cls, flag):
+        GRAD_MODE.set(bool(flag))
+
+
+class GradMode(metaclass=_GradModeAccess):
+    """Whether operations record the graph in this thread: ``GradMode.enabled``. Prefer `no_grad` / `enable_grad`."""
 
 
 class _GradModeContext:
-    """Context manager and decorator setting GradMode.enabled for a block."""
+    """Context manager and decorator setting the calling thread's grad mode for a block.
+
+    The mode to restore is kept per thread (not on this object), so one
+    object may be entered by several threads at once.
+    """
 
     def __init__(self, enabled):
         self._enabled = enabled
-        self._saved = []
 
     def __enter__(self):
-        self._saved.append(GradMode.enabled)
-        GradMode.enabled = self._enabled
+        _SAVED_MODES.set(_SAVED_MODES.get() + (GRAD_MODE.get(),))
+        GRAD_MODE.set(self._enabled)
         return self
 
     def __exit__(self, *exc):
-        GradMode.enabled = self._saved.pop()
+        saved = _SAVED_MODES.get()
+        _SAVED_MODES.set(saved[:-1])
+        GRAD_MODE.set(saved[-1])
         return False
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with _GradModeContext(self._enabled):
@@ -50,8 +78,9 @@ def enable_grad(fn=None):
     return ctx(fn) if fn is not None else ctx
 
 
-def is_grad_enabled():
-    return GradMode.enabled
+def is_grad_enabled() -> bool:
+    """Whether operations record the graph in the calling thread."""
+    return GRAD_MODE.get()
 
 
 class Tensor:
@@ -104,11 +133,6 @@ class Tensor:
     def is_leaf(self):
         return self._op is None
 
-    @property
-    def T(self):
-        from .ops import transpose
-        return transpose(self)
-
     def __len__(self):
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -143,7 +167,7 @@ class Tensor:
 
     def __setitem__(self, index, value):
         """Write into the data of a tensor that is not part of a recorded graph."""
-        if self._op is not None or (self.requires_grad and GradMode.enabled):
+        if self._op is not None or (self.requires_grad and GRAD_MODE.get()):
             raise RuntimeError("in-place assignment into a tensor that requires grad would corrupt its "
                                "gradient; assign under rg.no_grad() or into t.data")
         self.data[index] = value.data if isinstance(value, Tensor) else value
@@ -189,41 +213,10 @@ class Tensor:
         self._retain = True
         return self
 
-    def to(self, target):
-        """Cast to a dtype (``t.to(np.float64)``) or move to a device ('cpu' / 'cuda'), keeping the graph."""
-        from .ops import astype, to_device
-        if isinstance(target, str) and target in ("cpu", "cuda", "gpu") or str(target).startswith("cuda"):
-            return to_device(self, device=target)
-        return astype(self, dtype=np.dtype(target))
-
-    def double(self):
-        return self.to(np.float64)
-
-    def float(self):
-        return self.to(np.float32)
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self):
-        return self.to("cuda")
-
     def zero_(self):
         """Fill with zeros in place (data only; for buffers and parameters outside the graph)."""
         self.data[...] = 0
         return self
-
-    # ------------------------------------------------------------ backward
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
-
-        ``gradient`` is the cotangent (required unless self has one element).
-        The graph is freed afterwards unless ``retain_graph``; with
-        ``create_graph`` the backward pass is itself recorded, so the gradients
-        can be differentiated again.
-        """
-        from .engine import run_backward
-        run_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     @staticmethod
     def _wrap(data, requires_grad=False):
@@ -264,13 +257,31 @@ def _to_array(data, dtype=None):
 
 # --------------------------------------------------------------------- recording
 
-_CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backward sweep
-RECORDERS = []   # active trace recorders (retrograd.autograd.trace); apply() reports to the last
+_CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backward sweep (next() is atomic)
+# Objects told of every primitive applied in this thread (the replay compiler's recorder,
+# retrograd.accel.trace); apply() reports to the innermost. Per thread, like grad mode.
+_RECORDERS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("retrograd_recorders", default=())
+
+
+def start_recording(recorder: Any) -> contextvars.Token:
+    """Have ``recorder.note(op, args, kw, out)`` called for every primitive this thread applies; returns a token."""
+    return _RECORDERS.set(_RECORDERS.get() + (recorder,))
+
+
+def stop_recording(token: contextvars.Token) -> None:
+    """Undo the ``start_recording`` that returned ``token``."""
+    _RECORDERS.reset(token)
 
 
 def apply(op, *args, **kw):
-    """Run primitive ``op`` forward on the arrays inside ``args`` and record it when a gradient is needed."""
+    """Run primitive ``op`` forward on the arrays inside ``args`` and record it when a gradient is needed.
+
+    Where the op has faster versions (registered by ``retrograd.accel``), the
+    one that applies to these arrays runs instead, and the node keeps it.
+    """
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    if op.versions:
+        op = op.pick(arrays, kw)
     try:
         out = op.forward(*arrays, **kw)
     except (ValueError, TypeError, IndexError) as exc:
@@ -286,7 +297,7 @@ def apply(op, *args, **kw):
     t._kw = None
     t._retain = False
     t._seq = -1
-    if GradMode.enabled and op.vjp is not None:
+    if GRAD_MODE.get() and op.vjp is not None:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 t.requires_grad = True
@@ -295,8 +306,9 @@ def apply(op, *args, **kw):
                 t._kw = kw if not op.saves else dict(kw, saved=saved)
                 t._seq = next(_CREATION_COUNTER)
                 break
-    if RECORDERS:
-        RECORDERS[-1].note(op, args, kw, t)
+    recorders = _RECORDERS.get()
+    if recorders:
+        recorders[-1].note(op, args, kw, t)
     return t
 
 

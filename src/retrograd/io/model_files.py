@@ -13,7 +13,7 @@ ARCH_KEY = "retrograd.architecture"
 
 
 def _version():
-    from .. import __version__
+    from ..version import __version__
     return __version__
 
 

@@ -17,7 +17,3 @@ from .loss_modules import (AtanhError, BCELoss, BCEWithLogitsLoss, CrossEntropyL
 from .module import Module, Parameter  # noqa: F401
 from .recurrent import GRU, LSTM, RNN  # noqa: F401
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
-
-# Importing the io subpackage here makes ``rg.io.save_tensors`` reachable after a plain
-# ``import retrograd`` (the top-level package imports nn eagerly); io needs NumPy only.
-from .. import io as _io  # noqa: E402,F401

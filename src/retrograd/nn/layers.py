@@ -24,6 +24,8 @@ class Linear(Module):
     (e.g. ``"fan_in_uniform"``, PyTorch's default, which also draws the bias).
     """
     traceable = True
+    # parameters PyTorch stores transposed, with its layout (read by nn/torch_layout.py)
+    torch_transposed = {"weight": "(out_features, in_features)"}
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None,
                  init="xavier_uniform"):

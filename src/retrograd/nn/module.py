@@ -35,7 +35,7 @@ class Module:
 
     # True when, for inputs of fixed shapes, forward is a fixed sequence of primitives: no random
     # draws, no side effects (running statistics), no branches on values. ``fit`` may then
-    # record one training step and replay it (retrograd.autograd.trace). Unknown subclasses
+    # record one training step and replay it (retrograd.accel.trace). Unknown subclasses
     # are assumed not to be; a subclass that is can say so.
     traceable = False
 

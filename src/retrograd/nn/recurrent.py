@@ -84,12 +84,11 @@ class _RNNBase(Module):
             params += [zeros, zeros]
         last = 0 if reverse else -1
         if self.mode == "LSTM":
-            # (2, T, H, B): h and c per step, feature-major (see the kernel); views give (T, B, H)
-            out = apply(OPS["lstm_seq"], layer_in, states[0], states[1], *params, reverse=reverse)
-            return F.transpose(out[0], (0, 2, 1)), [F.transpose(out[0, last]), F.transpose(out[1, last])]
+            out = apply(OPS["lstm_seq"], layer_in, states[0], states[1], *params, reverse=reverse)  # (2, T, B, H)
+            return out[0], [out[0, last], out[1, last]]
         if self.mode == "GRU":
             out = apply(OPS["gru_seq"], layer_in, states[0], *params, reverse=reverse)
-            return out[:, :, :H], [out[last, :, :H]]
+            return out, [out[last]]
         out = apply(OPS["rnn_seq"], layer_in, states[0], *params, reverse=reverse,
                     nonlinearity=self.nonlinearity)
         return out, [out[last]]

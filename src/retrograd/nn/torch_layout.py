@@ -10,19 +10,24 @@ its buffers, then its children) that transposes the weights of Linear layers,
 and checks every name and shape on the way so a model that is not the
 equivalent one is refused at the first tensor that does not fit.
 """
+from __future__ import annotations
+
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple, Union
 
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from .layers import Linear
-from .module import Module
 
-# (layer class, parameter name) pairs whose torch layout is the transpose of ours, with the
-# layout torch documents, for the error messages.
-TRANSPOSED: Dict[Tuple[type, str], str] = {(Linear, "weight"): "(out_features, in_features)"}
+if TYPE_CHECKING:                # module.py calls this file: importing it back would be a cycle
+    from .module import Module
+
+
+def transposed_params(module: Any) -> Dict[str, str]:
+    """The parameters whose torch layout is the transpose of ours, with the layout torch documents (for
+    the error messages): a layer declares them as ``torch_transposed`` (Linear's weight)."""
+    return getattr(type(module), "torch_transposed", {})
 
 StateLike = Union[Mapping[str, Any], str, "os.PathLike[str]"]
 
@@ -42,7 +47,8 @@ class _Entry:
     def describe(self) -> str:
         layout = ""
         if self.transposed:
-            layout = f", torch's {type(self.module).__name__} layout " + TRANSPOSED[(type(self.module), "weight")]
+            param = self.name.rsplit(".", 1)[-1]
+            layout = f", torch's {type(self.module).__name__} layout " + transposed_params(self.module)[param]
         return f"{self.name!r} of shape {self.torch_shape} ({self.tensor.dtype}{layout})"
 
 
@@ -54,7 +60,7 @@ def _entries(model: Module) -> List[_Entry]:
             for name, t in table.items():
                 if t is None:
                     continue
-                transposed = any(isinstance(m, cls) and name == pname for cls, pname in TRANSPOSED)
+                transposed = name in transposed_params(m)
                 out.append(_Entry(f"{prefix}.{name}" if prefix else name, t, m, transposed))
     return out
 
@@ -96,7 +102,7 @@ def _as_array(value: Any, name: str) -> np.ndarray:
 def read_torch_state(state: StateLike) -> "OrderedDict[str, np.ndarray]":
     """A state dict as name -> array: from a mapping, or from a safetensors file (read by retrograd.io, no pickle)."""
     if isinstance(state, (str, os.PathLike)):
-        from ..io import load_tensors
+        from ..io.safetensors_format import load_tensors     # the reader only: io's package gathers model files
         arrays, _ = load_tensors(state)
         return OrderedDict(arrays)
     if not isinstance(state, Mapping):

@@ -3,8 +3,6 @@ import math
 
 import numpy as np
 
-from ..autograd.ops.workspace import scratch
-from . import native_adam
 from .hyper import Flag, Pair, Real
 from .optimizer import Optimizer
 
@@ -135,49 +133,16 @@ class Adam(Optimizer):
         b1, b2 = group["betas"]
         t = state["step"] = state["step"] + 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if type(p) is not np.ndarray:
-            return self._update_any(p, g, m, v, t, state, group)
-        v_max = None
-        if group["amsgrad"]:
-            v_max = state.get("max_exp_avg_sq")
-            if v_max is None:
-                v_max = state["max_exp_avg_sq"] = np.zeros_like(p)
-        if native_adam.update(p, g, m, v, v_max, b1, b2, group["eps"], group["lr"] / (1.0 - b1 ** t),
-                              math.sqrt(1.0 - b2 ** t)):
-            return
-        # the compiled pass declined (not built, or arrays it does not take): the same arithmetic,
-        # in the same order, as _update_any, with reused work arrays (temporaries of a large
-        # weight would be fresh memory, page-faulted in every step)
-        tmp, step = scratch("adam_tmp", p.shape, p.dtype), scratch("adam_step", p.shape, p.dtype)
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, 1.0 - b2, out=tmp)
-        tmp *= g
-        v += tmp
-        if v_max is not None:
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1.0 - b2 ** t)
-        tmp += group["eps"]
-        np.multiply(m, group["lr"] / (1.0 - b1 ** t), out=step)
-        step /= tmp
-        p -= step
-
-    @staticmethod
-    def _update_any(p, g, m, v, t, state, group):
-        """The update on any array module (CuPy too)."""
-        b1, b2 = group["betas"]
         m *= b1
         m += (1.0 - b1) * g
         v *= b2
         v += (1.0 - b2) * g * g
         if group["amsgrad"]:
-            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:                    # a state saved without amsgrad
+                v_max = state["max_exp_avg_sq"] = np.zeros_like(p)
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
         # math.sqrt, not np.sqrt: a NumPy float64 scalar would lift the whole update to float64
         denom = np.sqrt(v) / math.sqrt(1.0 - b2 ** t) + group["eps"]
         p -= (group["lr"] / (1.0 - b1 ** t)) * m / denom

@@ -11,13 +11,10 @@ backward pass plus writing J. If the graph holds anything it cannot split
 (a parameter reshaped before use, rows that mix as in batch norm), it falls back
 to ``reverse``: one retained-graph backward per residual, exact for any graph.
 """
-import os
-
 import numpy as np
 
 from ..autograd.engine import add_shares, compute_grads, topological_order
-from ..autograd.ops.registry import ARRAY_MATH
-from ..autograd.ops.workspace import helper_thread
+from ..autograd.ops.registry import ARRAY_MATH, Accelerated
 from ..autograd.tensor import Tensor
 
 
@@ -147,7 +144,7 @@ def _param_share(t, j, g, args, N, out, accumulate):
         x = args[0].reshape(N, -1, p.shape[0])
         gg = g.reshape(N, -1, p.shape[1])
         if x.shape[1] == 1 and not accumulate:
-            _outer_rows(x[:, 0], gg[:, 0], out)
+            outer_rows(x[:, 0], gg[:, 0], out)
             return
         share = np.einsum("nti,nto->nio", x, gg)
     elif name in ("add", "sub", "mul", "div", "maximum", "minimum", "pow", "where"):
@@ -163,25 +160,12 @@ def _param_share(t, j, g, args, N, out, accumulate):
         out[...] = share
 
 
-_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
-_THREADED_ABOVE = 1 << 20          # elements; below this a thread hand-off costs more than it saves
-
-
 def _outer_rows(x, g, out):
-    """out[n] = outer(x[n], g[n]) without a temporary; big blocks split over threads.
+    """out[n] = outer(x[n], g[n]) without a temporary (retrograd.accel splits big blocks over threads)."""
+    np.multiply(x[:, :, None], g[:, None, :], out=out)
 
-    Writing J is memory-bound and NumPy ufuncs release the GIL, so two or more
-    threads each writing their own rows of J nearly divide the time.
-    """
-    if out.size < _THREADED_ABOVE:
-        np.multiply(x[:, :, None], g[:, None, :], out=out)
-        return
-    pool = helper_thread("jacobian", _WORKERS)     # shared, fork-safe (autograd/ops/workspace.py)
-    step = -(-len(x) // _WORKERS)
 
-    def rows(a):
-        np.multiply(x[a:a + step, :, None], g[a:a + step, None, :], out=out[a:a + step])
-    list(pool.map(rows, range(0, len(x), step)))
+outer_rows = Accelerated(_outer_rows)
 
 
 def _per_sample_sum_to(share, shape, N, name):

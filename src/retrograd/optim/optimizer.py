@@ -1,13 +1,16 @@
 """The base Optimizer: parameter groups, lazy per-parameter state, weight decay, clipping, state_dict."""
 import math
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-from ..autograd.tensor import GradMode, Tensor
+from ..autograd.ops.registry import acceleration_enabled
+from ..autograd.tensor import GRAD_MODE, Tensor
 from .hyper import check_arguments, check_values
-from .packed import Pack
 
 _COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
+_UPDATES: dict[Any, tuple] = {}        # an update rule (function) -> its faster versions: ((when, version), ...)
+_GROUP_STEPS: tuple = ()    # faster ways to update a group's parameters together: ((when, group_step), ...)
 
 
 class Optimizer:
@@ -18,6 +21,9 @@ class Optimizer:
     place), ``g`` its gradient array (weight decay and clipping already applied),
     ``state`` a dict created lazily by ``init_state``. Methods that need the loss
     or the whole parameter vector (L-BFGS, CG, LM, ...) override ``step`` instead.
+    ``update`` is the math only: a compiled or multi-tensor version is registered
+    from ``retrograd.accel`` (``accelerate_update``, ``accelerate_step``) and runs
+    where it applies while acceleration is on.
 
     Every group also accepts ``weight_decay`` (L2: ``g += wd * p``, or the
     decoupled ``p *= 1 - lr * wd`` when the class sets ``decoupled_weight_decay``),
@@ -35,9 +41,8 @@ class Optimizer:
     full_batch = False            # True: assumes the same function every step (use with mode='batch')
     # True when update() is elementwise (each element of p, g and the state on its own, with
     # scalars shared by the group) and long enough that running it once over the group's small
-    # parameters laid end to end beats one call per array (optim/packed.py)
+    # parameters laid end to end beats one call per array (retrograd/accel/packed.py does)
     elementwise = False
-    pack_below = 8192             # parameters with fewer elements than this are packed
     closure_kind = "loss"         # "loss": closure returns the loss after backward(); "residuals": see LM
     decoupled_weight_decay = False
 
@@ -114,12 +119,11 @@ class Optimizer:
     # ----------------------------------------------------------- stepping
     def _evaluate(self, closure):
         """Run the user's closure with recording on; returns what it returned."""
-        saved = GradMode.enabled          # as enable_grad(), without a context object per step
-        GradMode.enabled = True
+        mode = GRAD_MODE.set(True)        # as enable_grad(), without a context object per step
         try:
             return closure()
         finally:
-            GradMode.enabled = saved
+            GRAD_MODE.reset(mode)
 
     def step(self, closure=None):
         """One update of every parameter from its ``.grad``; returns the closure's loss (float) if given."""
@@ -132,35 +136,53 @@ class Optimizer:
 
     def _step_group(self, group):
         params, grads = self.gradients(group)
-        if self.elementwise:
-            params, grads = self._packed_step(group, params, grads)
-        update, state, init = self.update, self.state, self.init_state
+        if _GROUP_STEPS and acceleration_enabled():
+            for when, group_step in _GROUP_STEPS:
+                if when is None or when(self, group):
+                    params, grads = group_step(self, group, params, grads)
+        state, init = self.state, self.init_state
         for p, g in zip(params, grads):
             st = state.get(id(p))
             if st is None:
                 st = state[id(p)] = init(p.data, group)
-            update(p.data, g, st, group)
+            self.apply_update(p.data, g, st, group)
 
-    def _packed_step(self, group, params, grads):
-        """Update the group's small parameters as one flat array; returns the (params, grads) left over.
+    def apply_update(self, p: Any, g: Any, state: dict, group: dict) -> None:
+        """Run ``update`` on one parameter's arrays, or a faster version of this rule where one applies."""
+        versions = _UPDATES.get(type(self).update)
+        if versions and acceleration_enabled():
+            for when, version in versions:
+                if when is None or when(p, g, state, group):
+                    version(p, g, state, group)
+                    return
+        self.update(p, g, state, group)
 
-        Small arrays cost call overhead, not arithmetic, so they share one update;
-        large ones would gain nothing and pay for the copies in and out.
+    # ----------------------------------------------------------- faster versions (retrograd.accel)
+    @classmethod
+    def accelerate_update(cls, version: Callable[..., None],
+                          when: Optional[Callable[..., bool]] = None) -> Callable[..., None]:
+        """Register a faster ``version(p, g, state, group)`` of this class's ``update`` (from retrograd.accel).
+
+        It must give the rule's result; it serves the subclasses that keep the
+        rule (Adam's serves AdamW and AMSGrad), not one that redefines
+        ``update``. ``when(p, g, state, group)``: where it applies (None: always).
         """
-        packs = self.__dict__.setdefault("_packs", {})
-        pack = packs.get(id(group))
-        small = [i for i, p in enumerate(params) if p.data.size < self.pack_below]
-        if len(params) == len(group["params"]) and len(small) > 1:
-            members = [params[i] for i in small]
-            if pack is None or not pack.serves(members):
-                pack = packs[id(group)] = Pack(members) if Pack.fits(members) else None
-            if pack is not None and pack.step(self, [grads[i] for i in small], group):
-                taken = set(small)
-                return ([p for i, p in enumerate(params) if i not in taken],
-                        [g for i, g in enumerate(grads) if i not in taken])
-        if pack is not None:
-            pack.source = None    # its parameters are updated one by one: rebuild before packing again
-        return params, grads
+        _UPDATES[cls.update] = _UPDATES.get(cls.update, ()) + ((when, version),)
+        return version
+
+    @staticmethod
+    def accelerate_step(group_step: Callable[..., tuple],
+                        when: Optional[Callable[..., bool]] = None) -> Callable[..., tuple]:
+        """Register a faster way to update a group's parameters together (from retrograd.accel).
+
+        ``group_step(optimizer, group, params, grads)`` updates some of the
+        parameters (with ``optimizer.apply_update``) and returns the
+        (params, grads) left for the one-by-one loop. ``when(optimizer, group)``:
+        where it applies (None: always).
+        """
+        global _GROUP_STEPS
+        _GROUP_STEPS = _GROUP_STEPS + ((when, group_step),)
+        return group_step
 
     def gradients(self, group):
         """(parameters with a gradient, their gradient arrays) after clipping and weight decay."""

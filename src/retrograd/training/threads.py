@@ -1,25 +1,18 @@
-"""How many BLAS threads the fit loop uses: one for small per-step matrices, the library default otherwise."""
+"""How many BLAS threads the fit loop uses: left alone here; ``retrograd.accel.blas`` plugs in its policy.
+
+``blas_threads(setting, batch_rows, n_params)`` returns the context manager
+that ``Trainer.fit`` runs the epochs in. The reference leaves BLAS as it is;
+with acceleration on, ``setting='auto'`` runs small steps on one BLAS thread
+and an int sets that many (see ``retrograd.accel.blas.fit_policy``).
+"""
 from contextlib import nullcontext
 
-from .. import backend
-
-# Multiply-adds per step (batch rows x parameters) below which a second BLAS thread costs more
-# than it saves: the hand-off per GEMM outweighs the work, and on a busy machine a thread that
-# waits for a core stalls every step (W2, 32 x 19k, ran 10x slower with 2 threads under load).
-SMALL_STEP = 1 << 21
+from ..autograd.ops.registry import Accelerated
 
 
-def blas_threads(setting, batch_rows, n_params):
-    """A context manager limiting BLAS threads during training.
+def _leave_blas_alone(setting, batch_rows, n_params):
+    """A context manager that changes nothing."""
+    return nullcontext()
 
-    ``setting``: ``'auto'`` (1 thread when ``batch_rows * n_params`` is below
-    ``SMALL_STEP``, else leave the default), an int (that many threads), or
-    None (leave BLAS alone); see ``retrograd.backend.blas_threads``.
-    """
-    if setting is None:
-        return nullcontext()
-    if setting == "auto":
-        if batch_rows * n_params >= SMALL_STEP:
-            return nullcontext()
-        setting = 1
-    return backend.blas_threads(int(setting))
+
+blas_threads = Accelerated(_leave_blas_alone)

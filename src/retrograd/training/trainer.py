@@ -10,7 +10,7 @@ from .bptt import TruncatedBPTT, bptt_closure, flatten_time
 from .batching import ShuffleOrder, batch_bounds, batch_size_for, check_mode
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
-from .compiled import CompiledStep, model_is_traceable
+from .compiled import compiled_step
 from .divergence import DEFAULT_FACTOR, DivergenceGuard, constant_prediction_loss, reference_rows
 from .history import History
 from .inputs import (as_arrays, as_inputs, check_bptt, check_model_and_optimizer, split_validation,
@@ -63,9 +63,8 @@ class Trainer:
         self.params = [p for p in model.parameters()]
         self.closure_kind = getattr(optimizer, "closure_kind", "loss")
         self.compiled = None
-        if (compile and self.closure_kind == "loss" and self.bptt is None
-                and (compile is True or model_is_traceable(model, self.loss_fn))):
-            self.compiled = CompiledStep(model, self.loss_fn, self.params)
+        if compile and self.closure_kind == "loss" and self.bptt is None:
+            self.compiled = compiled_step(model, self.loss_fn, self.params, compile is True)
         self.history = History()
         self.epoch = 0
         self.stop_training = False

@@ -10,19 +10,20 @@ Layout: ``x`` is (N, C, *spatial) with 1 to 3 spatial axes; the patches come
 out as (N, *out_spatial, C, *kernel), so that reshaping to
 (N * prod(out), C * prod(kernel)) gives the GEMM operand directly.
 
-The fused ``conv`` and ``max_pool`` primitives below (the fast path when no
-graph of the backward is wanted) work batch-last instead, (C, *spatial, N),
-and hand out (N, C, *spatial) views of that memory; see ``_im2col``.
+``conv`` and ``max_pool`` are one primitive each, written plainly on top
+of them: patches, then one matrix product per group (conv) or a maximum over
+each window (max_pool). Their array VJPs are hand-written (three products and
+a ``fold``; a scatter of the gradient to each window's first maximum), and
+under ``create_graph`` each is differentiated through its composite of
+recorded ops. The fast versions (batch-last patches, pooled memory, a helper
+thread, BLAS thread limits) are in ``retrograd/accel/conv.py``.
 """
 import itertools
 import math
-import os
 
 import numpy as np
 
-from ... import backend
-from .registry import ARRAY_MATH, primitive
-from .workspace import helper_thread, recycled, recycled_like
+from .registry import TENSOR_MATH, primitive
 
 
 def out_size(size, k, stride, pad, dil):
@@ -80,294 +81,109 @@ def fold_vjp(m, needs, g, out, cols, size, kernel, stride, padding, dilation):
     return (m.unfold(g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),)
 
 
-# --------------------------------------------------------------------- fused convolution and max-pool
-#
-# A convolution as separate recorded ops (unfold, reshape, matmul, add, transpose)
-# costs five nodes and a transposed GEMM operand; as one primitive it is one node
-# whose array backward does exactly three GEMMs and one col2im. The products are
-# small (W5: 4096x144 @ 144x32), so they run with BLAS on one thread: on the
-# shared 2-core machine a second BLAS thread made each product 10x slower.
-# Mid-sized products use the second core through a helper thread instead
-# (``_both``): the forward's two column halves, the backward's two products.
-# Under create_graph the rule differentiates the composite instead (higher order).
-
-_SMALL_GEMM = 1 << 26   # multiply-adds below which threading a product does not pay
-_PAIR_GEMM = 1 << 22    # ... and above which splitting one over two threads pays for the hand-off
+# --------------------------------------------------------------------- convolution
 
 
-def _blas_limit(macs):
-    return backend.blas_threads(1) if macs < _SMALL_GEMM else _nullcontext()
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _side_by_side(macs):
-    """Whether a product of ``macs`` multiply-adds should be shared with the helper thread (``_both``)."""
-    if not _PAIR_GEMM <= macs < _SMALL_GEMM:
-        return False                 # too small for a hand-off, or big enough for BLAS's own threads
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    return len(cores) > 1
-
-
-def _both(first, second):
-    """Run ``first()`` on a helper thread while this thread runs ``second()``; return both results.
-
-    NumPy releases the GIL inside matrix products and ufuncs, so the two use
-    two cores when they are free. A second BLAS thread would too, but its
-    idle workers spin, and on the shared 2-core machine they stalled every
-    product when another job held a core; an idle helper thread sleeps.
-    Measured on W5 steps there: 13% faster with the other core free, 3-8%
-    slower with another job on it.
-    """
-    later = helper_thread("conv").submit(first)
-    try:
-        now = second()
-    except BaseException:
-        later.exception()            # wait: first() writes into arrays the caller is about to drop
-        raise
-    return later.result(), now
-
-
-def _conv_geometry(x, w, stride, padding, dilation):
+def _geometry(x, w, stride, padding, dilation):
+    """(spatial axes, kernel, output sizes) of a convolution of x (N, C, *S) by w (out, C/groups, *kernel)."""
     d = w.ndim - 2
     kernel = tuple(w.shape[2:])
     outs = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i]) for i in range(d))
     return d, kernel, outs
 
 
-def _batch_last(a):
-    """The (C, *spatial, N) view of an (N, C, *spatial) array: free, contiguous if it came from ``conv``."""
-    return a.transpose(tuple(range(1, a.ndim)) + (0,))
-
-
-def _batch_first(a):
-    """The (N, C, *spatial) view of a (C, *spatial, N) array (no copy)."""
-    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
-
-
-def _windows(kernel, stride, dilation, outs):
-    """Each kernel offset, with the slices of the padded input it reads (one per spatial axis)."""
-    for offs in itertools.product(*(range(k) for k in kernel)):
-        yield offs, tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s)
-                          for o, s, dl, n in zip(offs, stride, dilation, outs))
-
-
-def _im2col(x, kernel, stride, padding, dilation, outs):
-    """Patches of x (N, C, *S) in the batch-last GEMM layout (C, *kernel, *out, N): one block copy per offset.
-
-    Batch-last, a kernel offset's window has contiguous runs of W*N numbers
-    instead of W, which is what makes the copies (and ``_col2im``'s adds) cheap
-    for small images. ``W (out, C*K) @ cols (C*K, L*N)`` then lands in
-    (out, *out_spatial, N): batch-last again, so a chain of convolutions
-    never transposes.
-    """
-    xt = _batch_last(x)
-    c, size, n = xt.shape[0], xt.shape[1:-1], xt.shape[-1]
-    if any(padding):
-        xp = recycled("padded", (c,) + tuple(s + 2 * p for s, p in zip(size, padding)) + (n,), x.dtype)
-        xp.fill(0)
-        xp[(slice(None),) + tuple(slice(p, p + s) for s, p in zip(size, padding))] = xt
-    else:
-        xp = xt
-    cols = recycled("cols", (c,) + tuple(kernel) + tuple(outs) + (n,), x.dtype)
-    for offs, window in _windows(kernel, stride, dilation, outs):
-        cols[(slice(None),) + offs] = xp[(slice(None),) + window]
-    return cols
-
-
-def _inside(o, size, stride, pad, dil, n_out):
-    """Kernel offset ``o`` on one axis: (output slice, input slice) where it reads the unpadded input, or None."""
-    first = max(0, -((o * dil - pad) // stride))              # ceil((pad - o*dil) / stride)
-    last = min(n_out - 1, (size - 1 + pad - o * dil) // stride)
-    if last < first:
-        return None
-    start = o * dil + first * stride - pad
-    return slice(first, last + 1), slice(start, start + (last - first) * stride + 1, stride)
-
-
-def _col2im(dcols, size, kernel, stride, padding, dilation, outs):
-    """The adjoint of ``_im2col``: add each kernel offset's block back into the image, returned as (N, C, *S).
-
-    Each block is added only where it lies inside the image, so no padded
-    buffer is filled and cropped (the adds dominate; the crop made the
-    result a strided view for the ops after it).
-    """
-    c, n = dcols.shape[0], dcols.shape[-1]
-    z = recycled("col2im", (c,) + tuple(size) + (n,), dcols.dtype)
-    z.fill(0)
-    for offs in itertools.product(*(range(k) for k in kernel)):
-        parts = [_inside(*a) for a in zip(offs, size, stride, padding, dilation, outs)]
-        if None in parts:
-            continue                                          # this offset only ever reads padding
-        z[(slice(None),) + tuple(i for _, i in parts)] += dcols[(slice(None),) + offs + tuple(o for o, _ in parts)]
-    return _batch_first(z)
+def _grouped(cols, n_rows, groups):
+    """Patches (N, *out, C, *kernel) as one matrix per group: (groups, N * prod(out), C/groups * prod(kernel))."""
+    return cols.reshape(n_rows, groups, -1).transpose(1, 0, 2)
 
 
 @primitive(saves=True)
 def conv(x, w, b, stride, padding, dilation, groups):
-    """The convolution; also returns its patches, which the weight gradient reuses.
+    """Cross-correlation of x (N, C, *S) with w (out, C/groups, *kernel), plus b: (N, out, *out_spatial).
 
-    The output is an (N, out, *S) view over batch-last memory, so the next
-    convolution (after element-wise ops, which keep the memory order) reads
-    its input without a copy.
+    Each output pixel is the dot product of its input patch with each filter
+    of its group; all of them at once are one matrix product per group over
+    the patches, which are kept for the weight gradient.
     """
-    d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
+    d, kernel, outs = _geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    cols = _im2col(x, kernel, stride, padding, dilation, outs)
-    k, cols_n = w[0].size * groups, n * math.prod(outs)
-    macs = k * cols_n * out_ch // groups
-    with _blas_limit(macs):
-        y = recycled("conv", (out_ch, cols_n), x.dtype)
-        if groups == 1 and _side_by_side(macs):
-            half = cols_n // 2           # each thread writes its own columns of y (BLAS takes the row stride)
-            a, c2 = w.reshape(out_ch, k), cols.reshape(k, cols_n)
-            _both(lambda: np.matmul(a, c2[:, half:], out=y[:, half:]),
-                  lambda: np.matmul(a, c2[:, :half], out=y[:, :half]))
-        elif groups == 1:
-            np.matmul(w.reshape(out_ch, k), cols.reshape(k, cols_n), out=y)
-        else:
-            np.matmul(w.reshape(groups, out_ch // groups, k // groups),
-                      cols.reshape(groups, k // groups, cols_n), out=y.reshape(groups, out_ch // groups, cols_n))
-    y += b.reshape(-1, 1)
-    return _batch_first(y.reshape((out_ch,) + outs + (n,))), cols
-
-
-def conv_composite(x, w, b, stride, padding, dilation, groups):
-    """The same convolution as recorded ops (unfold + matmul), for create_graph."""
-    from .. import functions as F
-    d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
-    n, out_ch, cin_g = x.shape[0], w.shape[0], w.shape[1]
-    cols = unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-    rows, kp = n * math.prod(outs), math.prod(kernel)
-    if groups == 1:
-        y = F.matmul(F.reshape(cols, (rows, cin_g * kp)), F.transpose(F.reshape(w, (out_ch, cin_g * kp))))
-    else:
-        a = F.transpose(F.reshape(cols, (rows, groups, cin_g * kp)), (1, 0, 2))
-        wg = F.transpose(F.reshape(w, (groups, out_ch // groups, cin_g * kp)), (0, 2, 1))
-        y = F.reshape(F.transpose(F.matmul(a, wg), (1, 0, 2)), (rows, out_ch))
-    y = F.reshape(y + b, (n,) + outs + (out_ch,))
-    return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))
-
-
-def _recorded(composite, g, inputs, needs, **kw):
-    from ..engine import compute_grads
-    from ..tensor import Tensor
-    y = composite(*inputs, **kw)
-    wanted = [a for a, n in zip(inputs, needs) if n and isinstance(a, Tensor)]
-    grads = iter(compute_grads([y], [g], inputs=wanted, create_graph=True, accumulate=False))
-    return tuple(next(grads) if (n and isinstance(a, Tensor)) else None for a, n in zip(inputs, needs))
+    cols = unfold.forward(x, kernel, stride, padding, dilation)            # (N, *outs, C, *kernel)
+    rows = _grouped(cols, n * math.prod(outs), groups)                     # (G, N*L, C/G * K)
+    filters = w.reshape(groups, out_ch // groups, -1)                      # (G, out/G, C/G * K)
+    y = np.matmul(rows, filters.transpose(0, 2, 1))                        # (G, N*L, out/G)
+    y = y.transpose(1, 0, 2).reshape((n,) + outs + (out_ch,)) + b
+    return np.moveaxis(y, -1, 1), cols
 
 
 @conv.defvjp
 def conv_vjp(m, needs, g, out, x, w, b, stride, padding, dilation, groups, saved=None):
-    if m is not ARRAY_MATH:
-        return _recorded(conv_composite, g, (x, w, b), needs, stride=stride, padding=padding,
-                         dilation=dilation, groups=groups)
-    d, kernel, outs = _conv_geometry(x, w, stride, padding, dilation)
+    d, kernel, outs = _geometry(x, w, stride, padding, dilation)
     n, out_ch = x.shape[0], w.shape[0]
-    cols_n = n * math.prod(outs)
-    k = w[0].size * groups
-    g2 = _batch_last(g).reshape(out_ch, cols_n)            # free when g is laid out like our output
-
-    def weight_grad():
-        cols = saved if saved is not None else _im2col(x, kernel, stride, padding, dilation, outs)
-        cols = cols.reshape(k, cols_n)
-        if groups == 1:
-            return (g2 @ cols.T).reshape(w.shape)
-        g3 = g2.reshape(groups, out_ch // groups, cols_n)
-        return np.matmul(g3, cols.reshape(groups, k // groups, cols_n).transpose(0, 2, 1)).reshape(w.shape)
-
-    def input_grad():
-        dcols = recycled("dcols", (x.shape[1],) + kernel + outs + (n,), g2.dtype)
-        if groups == 1:
-            np.matmul(w.reshape(out_ch, k).T, g2, out=dcols.reshape(k, cols_n))
-        else:
-            w3 = w.reshape(groups, out_ch // groups, k // groups)
-            np.matmul(w3.transpose(0, 2, 1), g2.reshape(groups, out_ch // groups, cols_n),
-                      out=dcols.reshape(groups, k // groups, cols_n))
-        return _col2im(dcols, tuple(x.shape[2:]), kernel, stride, padding, dilation, outs)
-
+    n_rows = n * math.prod(outs)
+    cols = saved if saved is not None else unfold.forward(x, kernel, stride, padding, dilation)
+    g_rows = np.moveaxis(g, 1, -1).reshape(n_rows, groups, -1).transpose(1, 0, 2)    # (G, N*L, out/G)
+    filters = w.reshape(groups, out_ch // groups, -1)
     gx = gw = gb = None
+    if needs[0]:
+        d_rows = np.matmul(g_rows, filters)                                # (G, N*L, C/G * K)
+        d_cols = d_rows.transpose(1, 0, 2).reshape(cols.shape)
+        gx = fold.forward(d_cols, tuple(x.shape[2:]), kernel, stride, padding, dilation)
+    if needs[1]:
+        gw = np.matmul(g_rows.transpose(0, 2, 1), _grouped(cols, n_rows, groups)).reshape(w.shape)
     if needs[2]:
-        gb = g2.sum(axis=1)
-    macs = k * cols_n * out_ch // groups
-    with _blas_limit(macs):
-        if needs[0] and needs[1] and _side_by_side(macs):
-            gw, gx = _both(weight_grad, input_grad)
-        else:
-            gw = weight_grad() if needs[1] else None
-            gx = input_grad() if needs[0] else None
+        gb = g_rows.transpose(1, 0, 2).reshape(n_rows, out_ch).sum(axis=0)
     return gx, gw, gb
 
 
-def _tiles(x, kernel, stride, padding):
-    """For non-overlapping, unpadded windows that tile x exactly: one strided view per kernel offset.
+@conv.defcomposite
+def conv_composite(x, w, b, stride, padding, dilation, groups):
+    """The same convolution as recorded ops (unfold + matmul), for create_graph."""
+    T = TENSOR_MATH
+    d, kernel, outs = _geometry(x, w, stride, padding, dilation)
+    n, out_ch = x.shape[0], w.shape[0]
+    cols = T.unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    rows = T.transpose(T.reshape(cols, shape=(n * math.prod(outs), groups, -1)), axes=(1, 0, 2))
+    filters = T.transpose(T.reshape(w, shape=(groups, out_ch // groups, -1)), axes=(0, 2, 1))
+    y = T.transpose(T.matmul(rows, filters), axes=(1, 0, 2))
+    y = T.reshape(y, shape=(n,) + outs + (out_ch,)) + b
+    return T.transpose(y, axes=(0, d + 1) + tuple(range(1, d + 1)))
 
-    The views come in the window's row-major order, so "first maximum" means
-    the same element as in PyTorch. Returns None when the windows overlap,
-    are padded or do not tile the input.
-    """
-    d = len(kernel)
-    if tuple(stride) != tuple(kernel) or any(padding) or any(x.shape[2 + i] % kernel[i] for i in range(d)):
-        return None
-    return [(slice(None), slice(None)) + tuple(slice(o, None, k) for o, k in zip(offs, kernel))
-            for offs in itertools.product(*(range(k) for k in kernel))]
+
+# --------------------------------------------------------------------- max-pool
+
+
+def _windows_of(x, kernel, stride, padding):
+    """Every window of x (N, C, *S) as one row: (N, *out, C, prod(kernel)), padded with -inf."""
+    cols = unfold.forward(x, kernel, stride, padding, (1,) * len(kernel), -np.inf)
+    return cols.reshape(cols.shape[:-len(kernel)] + (-1,))
 
 
 @primitive
 def max_pool(x, kernel, stride, padding):
-    tiles = _tiles(x, kernel, stride, padding)
-    if tiles is not None:                                     # the common 2x2/2: kh*kw strided maxima
-        y = recycled_like("pool", x[tiles[0]])                 # keep x's memory order (batch-last after conv)
-        y[...] = x[tiles[0]]
-        for sl in tiles[1:]:
-            np.maximum(y, x[sl], out=y)
-        return y
-    cols = unfold.forward(x, kernel, stride, padding, (1,) * len(kernel), -np.inf)
-    flat = cols.reshape(cols.shape[:-len(kernel)] + (-1,))
-    y = flat.max(axis=-1)                                     # (N, *O, C)
+    """The maximum of each window: (N, C, *out)."""
+    y = _windows_of(x, kernel, stride, padding).max(axis=-1)             # (N, *out, C)
     return np.moveaxis(y, -1, 1)
-
-
-def max_pool_composite(x, kernel, stride, padding):
-    """Max-pool as recorded ops; the first maximum of each window takes the gradient (as PyTorch)."""
-    from .. import functions as F
-    d = len(kernel)
-    cols = unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=(1,) * d, pad_value=-np.inf)
-    lead = cols.shape[:2 + d]
-    flat = F.reshape(cols, lead + (math.prod(kernel),))
-    idx = np.argmax(flat.data, axis=-1)[..., None]
-    y = F.reshape(F.take_along_axis(flat, idx, axis=-1), lead)
-    return F.transpose(y, (0, d + 1) + tuple(range(1, d + 1)))
 
 
 @max_pool.defvjp
 def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
-    if m is not ARRAY_MATH:
-        return _recorded(max_pool_composite, g, (x,), needs, kernel=kernel, stride=stride, padding=padding)
+    """The gradient goes to each window's first maximum (as PyTorch), and the windows are folded back."""
+    windows = _windows_of(x, kernel, stride, padding)
+    first = np.argmax(windows, axis=-1)[..., None]
+    d_windows = np.zeros_like(windows)
+    np.put_along_axis(d_windows, first, np.moveaxis(g, 1, -1)[..., None], axis=-1)
+    d_cols = d_windows.reshape(d_windows.shape[:-1] + tuple(kernel))
+    return (fold.forward(d_cols, tuple(x.shape[2:]), kernel, stride, padding, (1,) * len(kernel)),)
+
+
+@max_pool.defcomposite
+def max_pool_composite(x, kernel, stride, padding):
+    """Max-pool as recorded ops; the first maximum of each window takes the gradient (as PyTorch)."""
+    T = TENSOR_MATH
     d = len(kernel)
-    tiles = _tiles(x, kernel, stride, padding)
-    if tiles is not None:
-        # The tiles cover x exactly, so every element of gx is written. Working in
-        # out's memory order (batch-last after a conv) keeps every pass contiguous.
-        gx = recycled_like("pool_grad", x)
-        left = recycled_like("pool_left", out)
-        left[...] = g                                         # the gradient not yet taken by a maximum
-        for i, sl in enumerate(tiles):                        # the first maximum takes the gradient
-            taken = gx[sl]
-            np.multiply(left, x[sl] == out, out=taken)
-            if i + 1 < len(tiles):
-                left -= taken                                 # exactly 0 where taken (np.copyto(where=) is 7x slower)
-        return (gx,)
-    cols = unfold.forward(x, kernel, stride, padding, (1,) * d, -np.inf)
-    flat = cols.reshape(cols.shape[:-d] + (-1,))
-    idx = np.argmax(flat, axis=-1)[..., None]                 # first maximum, as PyTorch
-    dflat = np.zeros_like(flat)
-    np.put_along_axis(dflat, idx, np.moveaxis(g, 1, -1)[..., None], axis=-1)
-    return (fold.forward(dflat.reshape(cols.shape), tuple(x.shape[2:]), kernel, stride, padding, (1,) * d),)
+    cols = T.unfold(x, kernel=kernel, stride=stride, padding=padding, dilation=(1,) * d, pad_value=-np.inf)
+    lead = cols.shape[:2 + d]
+    flat = T.reshape(cols, shape=lead + (math.prod(kernel),))
+    first = np.argmax(flat.data, axis=-1)[..., None]
+    y = T.reshape(T.take_along_axis(flat, idx=first, axis=len(lead)), shape=lead)
+    return T.transpose(y, axes=(0, d + 1) + tuple(range(1, d + 1)))

@@ -178,7 +178,7 @@ def _expit():
         return expit
 
 
-_EXPIT = []
+_EXPIT: list = []
 
 
 @primitive
@@ -215,7 +215,7 @@ def _erf_forward():
         return np.vectorize(math.erf, otypes=[float])
 
 
-_ERF = []
+_ERF: list = []
 
 
 @primitive

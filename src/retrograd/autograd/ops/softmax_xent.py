@@ -13,7 +13,7 @@ import numpy as np
 from .registry import ARRAY_MATH, primitive
 
 REDUCTIONS = ("none", "mean", "sum")
-_ROWS = {}      # n -> read-only arange(n): the row index of every pick, made once per batch size
+_ROWS: dict = {}      # n -> read-only arange(n): the row index of every pick, made once per batch size
 
 
 def _rows(n):

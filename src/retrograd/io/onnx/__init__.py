@@ -8,6 +8,7 @@ from typing import Any, Optional, Union
 
 from .errors import OnnxExportError, OnnxLoadError  # noqa: F401
 from .registry import register_converter  # noqa: F401
+from . import convert_activations, convert_layers, convert_recurrent  # noqa: F401,E402 - they register themselves
 
 
 def export(model: Any, path: Union[str, os.PathLike], example_input: Any = None, opset: Optional[int] = None,

@@ -251,5 +251,5 @@ def _check(proto: Any) -> None:
 
 
 def _version() -> str:
-    from ... import __version__
+    from ...version import __version__
     return __version__

@@ -124,11 +124,11 @@ def _fused(mode: str, x: Any, h0: Any, c0: Any, w: Any, r: Any, wb: Any, rb: Any
               _blocks(wb, mode, H, order), _blocks(rb, mode, H, order)]
     last = 0 if reverse else -1
     if mode == "LSTM":
-        out = apply(PRIMITIVES["lstm_seq"], x, h0, c0, *params, reverse=reverse)        # (2, T, H, B)
-        return (F.transpose(out[0], (0, 2, 1)), F.transpose(out[0, last]), F.transpose(out[1, last]))
+        out = apply(PRIMITIVES["lstm_seq"], x, h0, c0, *params, reverse=reverse)        # (2, T, B, H)
+        return out[0], out[0, last], out[1, last]
     if mode == "GRU":
-        out = apply(PRIMITIVES["gru_seq"], x, h0, *params, reverse=reverse)
-        return out[:, :, :H], out[last, :, :H], None
+        out = apply(PRIMITIVES["gru_seq"], x, h0, *params, reverse=reverse)            # (T, B, H)
+        return out, out[last], None
     out = apply(PRIMITIVES["rnn_seq"], x, h0, *params, reverse=reverse,
                 nonlinearity="relu" if names == ["Relu"] else "tanh")
     return out, out[last], None

@@ -39,11 +39,6 @@ def register_converter(*classes: type) -> Callable[[_F], _F]:
 
 
 def converter_for(module: Any) -> Optional[Converter]:
-    """The converter registered for ``type(module)``, or None."""
-    _load_builtin()
+    """The converter registered for ``type(module)``, or None (the built-in ones register when
+    ``retrograd.io.onnx`` is imported)."""
     return CONVERTERS.get(type(module))
-
-
-def _load_builtin() -> None:
-    """Import the built-in converter modules once (they register themselves)."""
-    from . import convert_activations, convert_layers, convert_recurrent  # noqa: F401

@@ -8,16 +8,23 @@ paid for two dense zero arrays and a transposing copy of the full sequence's
 cotangent on every step, and the LSTM's backward then read all of it. The
 engine instead keeps the cotangent as (shape, index, values): it passes through
 transposes and further basic indexing unchanged in size, and becomes a dense
-array when it reaches anything else, unless the op declares that its VJP takes
-one (``Op.takes_scattered``: the LSTM reads the live steps only).
+array when it reaches anything else, unless that op's version has a
+``lazy_vjp`` (the LSTM's reads the live steps only: ``recurrent.py``).
 
-Only the engine's array path (no ``create_graph``, NumPy arrays) makes them;
-VJP rules called elsewhere (the trace replay) keep getting dense arrays.
+The lazy rules of ``getitem`` and ``transpose`` are registered as their
+``lazy_vjp`` (``register``): only the engine's array sweep (no
+``create_graph``) calls those, so VJP rules called elsewhere (the trace replay,
+the per-sample Jacobian) keep getting dense arrays.
 """
+from typing import Any, Optional, Sequence
+
 import numpy as np
 
+from ..autograd.ops.registry import OPS, LazyCotangent
+from ..autograd.ops.shape import getitem_vjp, transpose_vjp
 
-class Scattered:
+
+class Scattered(LazyCotangent):
     """zeros(shape) except ``values`` at ``index``: one int or slice per axis, ints in range."""
     __slots__ = ("shape", "index", "values")
 
@@ -85,3 +92,33 @@ def through_getitem(g, index, x_shape):
             return Scattered(tuple(x_shape), tuple(i if type(i) is int else next(inner) for i in idx), g.values)
         g = g.dense()
     return Scattered(tuple(x_shape), idx, g)
+
+
+def getitem_lazy_vjp(m: Any, needs: Sequence[bool], g: Any, out: Any, x: np.ndarray, index: Any) -> tuple:
+    """x[index]'s cotangent kept lazy where the index is basic; else the reference rule."""
+    share = through_getitem(g, index, x.shape)
+    if share is None:
+        return getitem_vjp(m, needs, dense(g), out, x, index)
+    return (share,)
+
+
+def transpose_lazy_vjp(m: Any, needs: Sequence[bool], g: Any, out: Any, x: np.ndarray,
+                       axes: Optional[tuple] = None) -> tuple:
+    """A lazy cotangent transposed back as it is; a dense one by the reference rule."""
+    if type(g) is not Scattered:
+        return transpose_vjp(m, needs, g, out, x, axes)
+    perm = range(x.ndim - 1, -1, -1) if axes is None else np.argsort(axes).tolist()
+    return (g.transposed(perm),)
+
+
+_GETITEM, _TRANSPOSE = OPS["getitem"], OPS["transpose"]
+
+
+def _numpy_input(x, **params):
+    return type(x) is np.ndarray
+
+
+def register() -> None:
+    """Keep the cotangents of basic indexing of NumPy arrays lazy through indexing and transposes."""
+    _GETITEM.accelerate(lazy_vjp=getitem_lazy_vjp, when=_numpy_input)
+    _TRANSPOSE.accelerate(lazy_vjp=transpose_lazy_vjp, when=_numpy_input)

@@ -1,4 +1,4 @@
-"""Work arrays and helper threads shared by the fused kernels (convolution, recurrent layers).
+"""Work arrays and helper threads of the fast versions (convolution, recurrent layers, Adam, the Jacobian).
 
 Fresh multi-hundred-kilobyte arrays are mapped anew and page-faulted in on
 every training step (measured: a third of a W5 step, a quarter of a W4 step
@@ -10,6 +10,9 @@ on the shared machine), so the kernels take their arrays from here:
   handed out again only once this pool holds its last reference, judged by
   CPython's reference count (a view counts through its base, and so does
   anything else that uses the memory: a Tensor, a memoryview, torch.from_numpy).
+
+Both pools are per thread (``threading.local``): threads that train at once
+never hand each other an array.
 
 Both start on a cache line (64 bytes). NumPy's large arrays start 16 bytes
 past one, so when two threads write the two halves of each row (the LSTM
@@ -85,14 +88,21 @@ def recycled_like(tag, a):
     return buf.transpose(np.argsort(order))
 
 
-_HELPERS = {}
+_HELPERS: dict = {}
+_HELPERS_LOCK = threading.Lock()   # two threads asking at once get the same executor
 
 
 def helper_thread(name, workers=1):
-    """The executor called ``name`` with ``workers`` threads (created on first use, anew in a forked child)."""
+    """The executor called ``name`` with ``workers`` threads (created on first use, anew in a forked child).
+
+    Shared by every thread of the process: each caller waits for its own jobs only.
+    """
     helper = _HELPERS.get(name)
     if helper is None or helper[0] != os.getpid():       # a forked child has no such threads
-        from concurrent.futures import ThreadPoolExecutor
-        pool = ThreadPoolExecutor(workers, thread_name_prefix=f"retrograd-{name}")
-        helper = _HELPERS[name] = (os.getpid(), pool)
+        with _HELPERS_LOCK:
+            helper = _HELPERS.get(name)
+            if helper is None or helper[0] != os.getpid():
+                from concurrent.futures import ThreadPoolExecutor
+                pool = ThreadPoolExecutor(workers, thread_name_prefix=f"retrograd-{name}")
+                helper = _HELPERS[name] = (os.getpid(), pool)
     return helper[1]

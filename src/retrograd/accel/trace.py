@@ -7,8 +7,11 @@ step once eagerly while noting every primitive applied (op, arguments,
 static parameters), and turns the record into a ``Program``: the forward as
 a list of ``op.forward`` calls on a flat list of arrays, and the backward as
 the VJP rules of the nodes that lead to the loss, in the order the engine
-would run them. Replaying it makes the same NumPy calls in the same order as
-the eager step, so its results are bit for bit the same, without any Tensor.
+would run them. Each node keeps the version of its op that ran (an
+accelerated one, where one applied: ``Op.versions``), and its ``vjp``, never
+the engine-only ``lazy_vjp``. Replaying it makes the same NumPy calls in the
+same order as the eager step, so its results are bit for bit the same,
+without any Tensor.
 
 What a trace cannot see: Python control flow that depends on values, and
 work done outside primitives (random draws, in-place updates of running
@@ -21,9 +24,8 @@ import weakref
 
 import numpy as np
 
-from . import tensor as _tensor
-from .ops.registry import ARRAY_MATH
-from .tensor import Tensor
+from ..autograd.ops.registry import ARRAY_MATH
+from ..autograd.tensor import Tensor, start_recording, stop_recording
 
 
 class Recorder:
@@ -31,13 +33,14 @@ class Recorder:
 
     def __init__(self):
         self.nodes = []
+        self._token = None
 
     def __enter__(self):
-        _tensor.RECORDERS.append(self)   # apply() notes every primitive to the innermost one
+        self._token = start_recording(self)   # apply() notes every primitive of this thread to the innermost one
         return self
 
     def __exit__(self, *exc):
-        _tensor.RECORDERS.pop()
+        stop_recording(self._token)
         return False
 
     def note(self, op, args, kw, out):

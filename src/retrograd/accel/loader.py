@@ -3,7 +3,8 @@
 Each is a method-less CPython extension built by setup.py with ``optional=True``:
 a machine without a C compiler installs retrograd without it, and the code that
 would call it runs its NumPy version instead. ``RETROGRAD_NATIVE=0`` turns them
-all off.
+all off (``RETROGRAD_ACCEL=0`` every acceleration). CI sets
+``RETROGRAD_REQUIRE_NATIVE=1``, under which the tests check that both loaded.
 """
 import ctypes
 import importlib

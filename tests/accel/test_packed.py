@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import retrograd as rg
+from retrograd.accel.packed import PACK_BELOW
 
 SHAPES = [(5, 4), (4,), (), (3, 2, 2), (1,)]
 
@@ -125,6 +126,6 @@ def test_large_parameters_are_updated_on_their_own_beside_the_packed_small_ones(
     opt = run(OPTIMIZERS[name], packed, 10)
     run(lambda ps: per_parameter(OPTIMIZERS[name](ps)), reference, 10)
     (pack,) = opt._packs.values()
-    assert len(pack.params) == len(SHAPES) and all(p.data.size < opt.pack_below for p in pack.params)
+    assert len(pack.params) == len(SHAPES) and all(p.data.size < PACK_BELOW for p in pack.params)
     for a, b in zip(packed, reference):
         np.testing.assert_array_equal(a.data, b.data)

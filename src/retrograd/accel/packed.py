@@ -12,10 +12,19 @@ it: each parameter's state arrays are views into the pack's flat arrays, and
 its scalars (Adam's step count) are copied after every packed step. A
 replaced state (``load_state_dict`` makes new dicts) is noticed before the
 next packed step, which rebuilds the flat state from the per-parameter one;
-the optimizer marks the pack stale whenever it updates one of its
-parameters on its own (a step in which another had no gradient).
+``packed_step`` marks the pack stale whenever the optimizer updates one of
+its parameters on its own (a step in which another had no gradient).
+
+Registered as a group step of every optimizer that declares its rule
+elementwise (``Optimizer.elementwise``: Adam, AdamW, AMSGrad); the rule itself
+runs through ``optimizer.apply_update``, so Adam's compiled pass serves the
+flat arrays too.
 """
 import numpy as np
+
+from ..optim.optimizer import Optimizer
+
+PACK_BELOW = 8192             # parameters with fewer elements than this are packed
 
 
 class Pack:
@@ -51,7 +60,7 @@ class Pack:
         return [flat[b[i]:b[i + 1]].reshape(shape) for i, shape in enumerate(self.shapes)]
 
     def step(self, optimizer, grads, group):
-        """Update the parameters with one call of ``optimizer.update``; False if the pack cannot."""
+        """Update the parameters with one call of the optimizer's rule; False if the pack cannot."""
         states, dtype = optimizer.state, self.dtype
         for p, shape in zip(self.params, self.shapes):
             if p.data.dtype != dtype or p.data.shape != shape:
@@ -62,7 +71,7 @@ class Pack:
         np.concatenate([g.reshape(-1) for g in grads], out=self.flat_g)
         np.concatenate([p.data.reshape(-1) for p in self.params], out=self.flat_p)
         state = self.state
-        optimizer.update(self.flat_p, self.flat_g, state, group)
+        optimizer.apply_update(self.flat_p, self.flat_g, state, group)
         for p, view in zip(self.params, self.p_views):
             p.data[...] = view
         if len(state) != len(self.arrays) + len(self.scalars) or any(
@@ -116,3 +125,34 @@ class Pack:
         for d in self.linked:
             for k in self.scalars:
                 d[k] = self.state[k]
+
+
+def packed_step(optimizer: Optimizer, group: dict, params: list, grads: list) -> tuple[list, list]:
+    """Update the group's small parameters as one flat array; returns the (params, grads) left over.
+
+    Small arrays cost call overhead, not arithmetic, so they share one update;
+    large ones would gain nothing and pay for the copies in and out.
+    """
+    packs = optimizer.__dict__.setdefault("_packs", {})
+    pack = packs.get(id(group))
+    small = [i for i, p in enumerate(params) if p.data.size < PACK_BELOW]
+    if len(params) == len(group["params"]) and len(small) > 1:
+        members = [params[i] for i in small]
+        if pack is None or not pack.serves(members):
+            pack = packs[id(group)] = Pack(members) if Pack.fits(members) else None
+        if pack is not None and pack.step(optimizer, [grads[i] for i in small], group):
+            taken = set(small)
+            return ([p for i, p in enumerate(params) if i not in taken],
+                    [g for i, g in enumerate(grads) if i not in taken])
+    if pack is not None:
+        pack.source = None    # its parameters are updated one by one: rebuild before packing again
+    return params, grads
+
+
+def _elementwise(optimizer, group):
+    return optimizer.elementwise
+
+
+def register() -> None:
+    """Pack the small parameters of every optimizer whose rule is elementwise."""
+    Optimizer.accelerate_step(packed_step, when=_elementwise)

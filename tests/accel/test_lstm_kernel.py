@@ -1,12 +1,12 @@
-"""The compiled LSTM loops (native.py, lstm_kernel.c): same results as the NumPy loops and as torch, split batches, extremes."""
+"""The compiled LSTM loops (lstm_native.py, lstm_kernel.c): same results as the NumPy loops and as torch, split batches, extremes."""
 import os
 
 import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.autograd.ops import native
-from retrograd.autograd.ops import recurrent as kernels
+from retrograd.accel import lstm_native as native
+from retrograd.accel import recurrent as fast
 from retrograd.autograd.ops.registry import ARRAY_MATH
 
 needs_native = pytest.mark.skipif(not native.available(), reason="the compiled LSTM kernel was not built")
@@ -20,16 +20,17 @@ def _case(T, B, n_in, H, dtype, seed=0):
     w_hh = (rng.standard_normal((4 * H, H)) * 0.3).astype(dtype)
     b_ih, b_hh = (rng.standard_normal(4 * H) * 0.1).astype(dtype), (rng.standard_normal(4 * H) * 0.1).astype(dtype)
     h0, c0 = rng.standard_normal((B, H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
-    g = rng.standard_normal((2, T, H, B)).astype(dtype)
+    g = rng.standard_normal((2, T, B, H)).astype(dtype)
     return (x, h0, c0, w_ih, w_hh, b_ih, b_hh), g
 
 
-def _run(inputs, g, reverse, needs=ALL):
-    """Forward states and saved activations, then the gradients in ``needs``, as fresh copies."""
-    states, acts = kernels._lstm_seq_forward(*inputs, reverse=reverse)
-    states, acts = states.copy(), acts.copy()
-    grads = kernels._lstm_seq_backward(ARRAY_MATH, needs, g, states, *inputs, reverse=reverse, saved=acts)
-    return [states, acts] + [None if a is None else np.array(a) for a in grads]
+def _run(inputs, g, reverse, needs=ALL, compiled=True):
+    """Forward states (2, T, B, H) and saved activations, then the gradients in ``needs``, as fresh copies:
+    by the compiled loops, or by the NumPy loops of the same layout."""
+    forward, vjp = (fast.native_forward, fast.native_vjp) if compiled else (fast.numpy_forward, fast.numpy_vjp)
+    states, acts = forward(*inputs, reverse=reverse)
+    grads = vjp(ARRAY_MATH, needs, g, states, *inputs, reverse=reverse, saved=acts)
+    return [np.array(states), acts.copy()] + [None if a is None else np.array(a) for a in grads]
 
 
 def test_the_ci_build_has_the_kernel():
@@ -43,14 +44,12 @@ def test_the_ci_build_has_the_kernel():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("T,B,n_in,H", [(5, 3, 4, 6), (4, 21, 5, 9), (7, 32, 32, 128), (3, 1, 2, 3), (6, 40, 3, 7)])
-def test_same_results_as_the_numpy_loops(monkeypatch, T, B, n_in, H, dtype, reverse):
+def test_same_results_as_the_numpy_loops(T, B, n_in, H, dtype, reverse):
     """Batches above two vectors are split over two threads, with a ragged last vector (B = 21, 40)."""
     inputs, g = _case(T, B, n_in, H, dtype)
-    assert native.usable(*inputs)                                  # else this would compare NumPy with itself
+    assert native.usable(*inputs)
     compiled = _run(inputs, g, reverse)
-    monkeypatch.setattr(native, "_LIB", None)
-    assert not native.usable(*inputs)
-    reference = _run(inputs, g, reverse)
+    reference = _run(inputs, g, reverse, compiled=False)
     tol = 1e-12 if dtype == np.float64 else 3e-6
     for name, a, b in zip(["states", "acts", "dx", "dh0", "dc0", "dW_ih", "dW_hh", "db_ih", "db_hh"],
                           compiled, reference):
@@ -60,14 +59,13 @@ def test_same_results_as_the_numpy_loops(monkeypatch, T, B, n_in, H, dtype, reve
 
 @needs_native
 @pytest.mark.parametrize("reverse", [False, True])
-def test_a_zero_start_without_dh0_matches_the_numpy_loops(monkeypatch, reverse):
+def test_a_zero_start_without_dh0_matches_the_numpy_loops(reverse):
     """The usual case: h0 = 0 (the first step skips W_hh) and no dh0 wanted (the last product is skipped)."""
     inputs, g = _case(6, 40, 5, 13, np.float64, seed=2)
     inputs = (inputs[0], np.zeros_like(inputs[1])) + inputs[2:]
     needs = (True, False) + ALL[2:]
     compiled = _run(inputs, g, reverse, needs)
-    monkeypatch.setattr(native, "_LIB", None)
-    reference = _run(inputs, g, reverse, needs)
+    reference = _run(inputs, g, reverse, needs, compiled=False)
     assert compiled[3] is None and reference[3] is None                 # dh0
     for name, a, b in zip(["states", "acts", "dx", "dh0", "dc0", "dW_ih", "dW_hh", "db_ih", "db_hh"],
                           compiled, reference):
@@ -115,9 +113,9 @@ def test_saturated_gates_stay_finite_and_nan_propagates(dtype):
     assert np.abs(h).max() <= 1.0
     x_nan = x.copy()
     x_nan[1, 4] = np.nan                                           # batch column 4 from step 1 on
-    states, _ = kernels._lstm_seq_forward(x_nan, *inputs[1:])
-    assert np.isnan(states[:, 1:, :, 4]).all()
-    assert np.isfinite(np.delete(states, 4, axis=3)).all()
+    states, _ = fast.native_forward(x_nan, *inputs[1:])
+    assert np.isnan(states[:, 1:, 4]).all()
+    assert np.isfinite(np.delete(states, 4, axis=2)).all()
     assert np.isfinite(states[:, 0]).all()
 
 
@@ -125,8 +123,8 @@ def test_saturated_gates_stay_finite_and_nan_propagates(dtype):
 @pytest.mark.parametrize("which", ["out[-1]", "out[3]", "h_n", "c_n", "c_n bidirectional"])
 def test_one_live_step_reaches_the_kernel_alone(monkeypatch, which):
     """A loss on one step of the states (the usual out[-1]) passes the kernel that step's
-    cotangent only (autograd/scattered.py): the gradients are those of the dense cotangent."""
-    from retrograd.autograd import engine
+    cotangent only (accel/scattered.py): the gradients are those of the dense cotangent."""
+    from retrograd.accel import scattered
     rng = np.random.default_rng(5)
     x0 = rng.standard_normal((9, 20, 4)).astype(np.float32)
     m = rg.nn.LSTM(4, 7, bidirectional=which.endswith("bidirectional"))
@@ -145,7 +143,7 @@ def test_one_live_step_reaches_the_kernel_alone(monkeypatch, which):
     monkeypatch.setattr(native, "lstm_backward", lambda *a, **k: live.append(a[5]) or real(*a, **k))
     lazy = grads()
     assert [len(gh if gh is not None else gc) for gh, gc, _ in live] == [1] * len(live)
-    monkeypatch.setattr(engine, "_lazy_share", lambda t, g: None)
+    monkeypatch.setattr(scattered, "through_getitem", lambda g, index, shape: None)   # every getitem eager
     live.clear()
     eager = grads()
     assert [len(gh) for gh, _, _ in live] == [9] * len(live)

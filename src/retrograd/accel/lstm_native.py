@@ -1,7 +1,8 @@
 """The compiled LSTM loops (lstm_kernel.c) through ctypes; ``None`` where the build has none.
 
 The extension is optional: a machine without a C compiler installs retrograd
-without it, and recurrent.py then runs its NumPy loops. ctypes releases the GIL
+without it, and ``recurrent.py`` then runs its NumPy loops. The arrays are in
+the kernel's layout (feature-major, batch last). ctypes releases the GIL
 for each call, and the kernel runs the two halves of a batch (columns that
 never interact within a sequence) on two cores at once: one on the calling
 thread, one on a worker thread of its own (pair_worker.h). Set
@@ -11,14 +12,14 @@ import ctypes
 
 import numpy as np
 
-from ...native_loader import load_extension
+from .loader import load_extension
 from .workspace import recycled, scratch
 
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
-_LIB = load_extension("retrograd.autograd.ops._lstm_kernel", {
+_LIB = load_extension("retrograd.accel._lstm_kernel", {
     **{f"lstm_forward_{sfx}": ([_INT] * 6 + [_PTR] * 8, _INT) for sfx in _SUFFIX.values()},
     **{f"lstm_backward_{sfx}": ([_INT] * 10 + [_PTR] * 17, _INT) for sfx in _SUFFIX.values()},
     **{f"lstm_backward_work_{sfx}": ([_INT] * 4, ctypes.c_long) for sfx in _SUFFIX.values()},
@@ -47,7 +48,7 @@ def _ptr_or_null(a):
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    """The sequence's states (2, T, H, B) and saved activations (T, 5, H, B), as recurrent.py's loop gives."""
+    """The sequence's states (2, T, H, B) and saved activations (T, 5, H, B), as recurrent.py's NumPy loops give."""
     T, B, n_in = x.shape
     H = h0.shape[-1]
     dtype = x.dtype
@@ -84,6 +85,7 @@ def lstm_backward(acts, states, x, h0, c0, g, w_ih, w_hh, want_dx, want_dh0, wan
     dx = np.empty(x.shape, dtype) if want_dx else None
     dw = (np.empty((4 * H, H), dtype), np.empty((4 * H, n_in), dtype), np.empty(4 * H, dtype)) if want_dw else None
     x = np.ascontiguousarray(x)
+    acts, states = np.ascontiguousarray(acts), np.ascontiguousarray(states)   # as the forward made them: no copy
     h0T, c0T = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
     w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
     gh, gc, first = g

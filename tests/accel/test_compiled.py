@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.autograd.trace import NotTraceable, trace
+from retrograd.accel.trace import NotTraceable, trace
 from retrograd.training import Trainer
 
-from .conftest import blobs, make_mlp, weights
+from tests.training.conftest import blobs, make_mlp, weights
 
 
 def train(model, loss, X, y, compile, epochs=4, batch_size=8, lr=0.1):
@@ -204,7 +204,7 @@ def test_compiled_step_in_a_hand_written_loop_equals_the_eager_loop():
     for compiled in (False, True):
         model = make_mlp([4, 6, 3])
         opt = rg.optim.Adam(model.parameters(), lr=0.01)
-        step = rg.training.CompiledStep(model, loss_fn)
+        step = rg.accel.CompiledStep(model, loss_fn)
         for epoch in range(3):
             for s in range(0, 48, 16):
                 xb, yb = rg.tensor(X[s:s + 16]), rg.tensor(y[s:s + 16])
