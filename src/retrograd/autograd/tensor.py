@@ -263,6 +263,11 @@ _CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backwar
 _RECORDERS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("retrograd_recorders", default=())
 
 
+# The autocast region this thread is in (``retrograd.autograd.autocast``), None outside any. apply()
+# hands it the arguments of an op that declares a precision policy (``Op.autocast``), to be cast.
+AUTOCAST: contextvars.ContextVar[Any] = contextvars.ContextVar("retrograd_autocast", default=None)
+
+
 def start_recording(recorder: Any) -> contextvars.Token:
     """Have ``recorder.note(op, args, kw, out)`` called for every primitive this thread applies; returns a token."""
     return _RECORDERS.set(_RECORDERS.get() + (recorder,))
@@ -278,7 +283,13 @@ def apply(op, *args, **kw):
 
     Where the op has faster versions (registered by ``retrograd.accel``), the
     one that applies to these arrays runs instead, and the node keeps it.
+    Inside ``rg.autocast`` an op with a precision policy first gets its
+    floating arguments cast (recorded casts, so gradients flow back).
     """
+    if op.autocast is not None:
+        region = AUTOCAST.get()
+        if region is not None:
+            args = region.cast(op, args)
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
     if op.versions:
         op = op.pick(arrays, kw)

@@ -128,7 +128,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
     trainer = Trainer(model, loss_fn, optimizer, mode=t["mode"], batch_size=t["batch_size"],
                       metrics=setup.metric_functions(config, prepared.task, threshold, loss_fn, scaling),
                       callbacks=callbacks, stop=setup.stop_rules(config, threshold), seed=t["seed"], quiet=quiet,
-                      scheduler=scheduler, progress=None if quiet else ProgressBar(every=every))
+                      scheduler=scheduler, progress=None if quiet else ProgressBar(every=every),
+                      precision=None if t["precision"] == "float32" else t["precision"])
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is reported below
         history = trainer.fit((prepared.X_train, y_fit), epochs=t["epochs"], validation_split=t["validation_split"])
