@@ -1,8 +1,8 @@
 """Reverse-mode automatic differentiation: Tensor, primitives, the backward engine and function transforms."""
 from . import ops  # noqa: F401 - registers the primitives
 from . import tensor_methods  # noqa: F401 - binds operators to Tensor
-from .autocast import autocast, get_autocast_dtype, is_autocast_enabled
-from .checkpoint import checkpoint
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
+from .grad_checkpoint import checkpoint
 from .engine import GraphFreedError, compute_grads
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import GradcheckError, gradcheck

@@ -1,7 +1,7 @@
 """Containers: Sequential, ModuleList, ModuleDict, Identity, and Residual for skip (shortcut) connections."""
 from collections import OrderedDict
 
-from ..autograd.checkpoint import checkpoint
+from ..autograd.grad_checkpoint import checkpoint
 from .arguments import whole_number
 from .module import Module
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
-from ..autograd.autocast import autocast, low_dtype
+from ..autograd.amp import autocast, low_dtype
 from ..autograd.tensor import Tensor
 from .grad_scaler import GradScaler
 
@@ -81,7 +81,9 @@ class MixedPrecisionStep:
             if scaler is None:
                 loss.backward()
             else:
-                scaler.scale(loss).backward()
+                # an overflow here is expected now and then, and handled: the step is skipped
+                with np.errstate(over="ignore", invalid="ignore"):
+                    scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
             self.last_loss = loss.data
             return loss

@@ -113,7 +113,7 @@ class Op:
         self.versions: tuple[tuple[Predicate, Op], ...] = ()   # tried in order while acceleration is on
         self.lazy_vjp: Optional[Callable[..., Any]] = None
         # the op's precision policy inside ``rg.autocast``: "lower", "float32" or None (the inputs'
-        # dtypes); declared for every op in one table, ``retrograd.autograd.autocast.POLICIES``
+        # dtypes); declared for every op in one table, ``retrograd.autograd.amp.POLICIES``
         self.autocast: Optional[str] = None
 
     def defvjp(self, rule: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:

@@ -176,13 +176,13 @@ class Region:
         try:
             leaves: list = []
             _flatten(self.call(inputs), leaves)
+            packed = leaves[0] if len(leaves) == 1 else _pack_recorded(leaves)
         finally:
             AUTOCAST.reset(cast)
             stop_recording(token)
             GRAD_MODE.reset(mode)
             self._set_rng_states(current)
             self._restore_buffers(buffers)
-        packed = leaves[0] if len(leaves) == 1 else _pack_recorded(leaves)
         if not packed.requires_grad or not wanted:
             return (None,) * len(needs)
         grads = iter(compute_grads([packed], [g], inputs=wanted, create_graph=graph, accumulate=False))
@@ -212,7 +212,7 @@ class Region:
     @staticmethod
     def _restore_buffers(buffers: list) -> None:
         for b, data in buffers:
-            b.data[...] = data
+            b.data = data          # a layer may replace a buffer's array (or a NumPy scalar) rather than write it
 
 
 def _floating(a: Any) -> bool:

@@ -103,6 +103,24 @@ class AutocastRegion:
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = dtype
 
+    def apply(self, op: Any, args: tuple, kw: dict) -> Tensor:
+        """Run ``op`` on ``args`` cast by its policy; a "lower" op's float32 result is rounded to the low dtype.
+
+        (NumPy with ml_dtypes returns a bfloat16 product in float32, having
+        accumulated in float32; the rounding makes every "lower" op give the
+        low dtype, as the wing's convolution, which writes into a bfloat16
+        array, and torch do.)
+        """
+        args = self.cast(op, args)
+        token = AUTOCAST.set(None)             # the op itself, and the casts, are applied plainly
+        try:
+            out = apply(op, *args, **kw)
+            if op.autocast == LOWER and out.data.dtype == _FLOAT32:
+                out = apply(_ASTYPE, out, dtype=self.dtype)
+        finally:
+            AUTOCAST.reset(token)
+        return out
+
     def cast(self, op: Any, args: tuple) -> tuple:
         """``args`` with each floating argument that the op's policy wants in another dtype cast to it.
 
