@@ -162,6 +162,11 @@ def test_backward_runs_in_the_forward_dtypes_wherever_it_is_called():
     h_outside = rg.autograd_grad(rg.autograd_grad(loss, w, create_graph=True).sum(), w)
     assert np.array_equal(g_inside.numpy(), g_outside.numpy()) and g_inside.dtype == np.float32
     assert np.array_equal(h_inside.numpy(), h_outside.numpy())
+    full = (rg.tanh(x @ w) ** 2).sum()                     # a float32 forward, differentiated inside autocast
+    with rg.autocast("float16"):
+        g_recorded = rg.autograd_grad(full, w, create_graph=True)
+    assert g_recorded.dtype == np.float32
+    assert np.array_equal(g_recorded.numpy(), rg.autograd_grad(full, w, retain_graph=True).numpy())
 
 
 def test_nesting_disabling_decorating_and_threads():

@@ -75,6 +75,25 @@ def test_scaler_skips_backs_off_and_grows_as_torch_does(growth, backoff, interva
 
 
 @needs_torch
+def test_scaler_never_grows_past_float32_as_torch():
+    ours, theirs = rg.nn.Parameter(np.ones(3, dtype=np.float32)), torch.nn.Parameter(torch.ones(3))
+    opt, topt = rg.optim.SGD([ours], lr=0.1), torch.optim.SGD([theirs], lr=0.1)
+    scaler = rg.GradScaler(init_scale=2.0 ** 126, growth_interval=2)
+    tscaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 126, growth_interval=2)
+    for _ in range(4):
+        opt.zero_grad()
+        topt.zero_grad()
+        scaler.scale((ours * 1e-3).sum()).backward()
+        tscaler.scale((theirs * 1e-3).sum()).backward()
+        scaler.step(opt)
+        tscaler.step(topt)
+        scaler.update()
+        tscaler.update()
+        assert scaler.state_dict() == tscaler.state_dict()
+    assert scaler.get_scale() == 2.0 ** 127 and scaler.state_dict()["_growth_tracker"] == 0
+
+
+@needs_torch
 def test_scaler_refuses_what_torch_refuses_and_loads_torch_state():
     p = rg.nn.Parameter(np.ones(2, dtype=np.float32))
     opt = rg.optim.SGD([p], lr=0.1)

@@ -33,8 +33,9 @@ _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 
 
 def _float32(value: float) -> float:
-    """``value`` rounded to float32, as torch keeps its scale in a float32 tensor."""
-    return float(np.float32(value))
+    """``value`` rounded to float32, as torch keeps its scale in a float32 tensor (Inf past its range)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
 
 
 class GradScaler:
