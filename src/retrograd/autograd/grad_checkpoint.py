@@ -267,6 +267,7 @@ def checkpoint_(*arrays, region):
 
 @checkpoint_.defvjp
 def checkpoint_vjp(m, needs, g, out, *args, region, saved=None):
+    """Recompute the region and sweep it: the gradient share of each input (see ``Region.vjp``)."""
     return region.vjp(m, needs, g, args, saved)
 
 

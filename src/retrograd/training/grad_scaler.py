@@ -27,6 +27,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import backend
+from ..autograd.functions import mul
 from ..autograd.tensor import Tensor
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
@@ -80,7 +81,7 @@ class GradScaler:
         if not self._enabled:
             return outputs
         if isinstance(outputs, Tensor):
-            return outputs * self._scale
+            return mul(outputs, self._scale)
         if isinstance(outputs, (tuple, list)):
             return type(outputs)(self.scale(o) for o in outputs)
         raise TypeError(f"GradScaler.scale: expected a Tensor or tuples / lists of them, got {type(outputs).__name__}")

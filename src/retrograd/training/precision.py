@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 
 from ..autograd.amp import autocast, low_dtype
+from ..autograd.functions import astype
 from ..autograd.tensor import Tensor
 from .grad_scaler import GradScaler
 
@@ -109,7 +110,7 @@ class MixedPrecisionStep:
         """The model's outputs for evaluation: under autocast, cast to the parameters' dtype."""
         with self.autocast:
             out: Tensor = self.model(x)
-        return out if out.data.dtype == self.out_dtype else out.astype(self.out_dtype)
+        return out if out.data.dtype == self.out_dtype else astype(out, self.out_dtype)
 
     @staticmethod
     def per_example(out: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
