@@ -14,9 +14,9 @@ array allocations to it), from gradients cleared to None. Two figures:
 - ``activation_mib``: that peak less the gradients the step leaves: the
   forward's kept arrays and the backward's work, what checkpointing saves.
 
-``seconds``: the fastest of five steps without tracemalloc (the least
-disturbed on a shared machine; the recomputation costs about one more
-forward pass, and the plain step's 130 MiB of kept arrays cost some too). One JSON line per
+``seconds``: the fastest of five steps without tracemalloc, timed in one
+process where the settings take turns (a busy machine disturbs them alike);
+the recomputation costs about one more forward pass. One JSON line per
 setting, then one with the ratios to the plain step.
 """
 import argparse
@@ -42,11 +42,6 @@ def step():
     model(x).sum().backward()
 
 step()
-times = []
-for _ in range(5):
-    t0 = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - t0)
 model.zero_grad()
 tracemalloc.start()
 start = tracemalloc.get_traced_memory()[0]
@@ -54,7 +49,32 @@ model(x).sum().backward()
 peak = tracemalloc.get_traced_memory()[1] - start
 tracemalloc.stop()
 grads = sum(p.grad.data.nbytes for p in model.parameters())
-print(json.dumps({"peak": peak, "activations": peak - grads, "grads": grads, "seconds": min(times)}))
+print(json.dumps({"peak": peak, "activations": peak - grads, "grads": grads}))
+"""
+
+# the times, in one process: the settings take turns, round after round, so that a busy machine
+# disturbs them alike; the fastest round of each is kept
+TIMING = r"""
+import json, sys, time
+import numpy as np
+import retrograd as rg
+layers, width, batch, rounds = map(int, sys.argv[1:5])
+settings = [int(k) for k in sys.argv[5:]]
+rg.manual_seed(0)
+modules = []
+for _ in range(layers):
+    modules += [rg.nn.Linear(width, width), rg.nn.ReLU()]
+model = rg.nn.Sequential(*modules)
+x = rg.tensor(np.random.default_rng(0).standard_normal((batch, width)).astype(np.float32))
+best = {k: float("inf") for k in settings}
+for _ in range(rounds):
+    for k in settings:
+        model.gradient_checkpointing(k or None)
+        model.zero_grad()
+        t0 = time.perf_counter()
+        model(x).sum().backward()
+        best[k] = min(best[k], time.perf_counter() - t0)
+print(json.dumps(best))
 """
 
 
@@ -63,6 +83,13 @@ def measure(layers, width, batch, every):
     out = subprocess.run([sys.executable, "-c", CHILD, str(layers), str(width), str(batch), str(every)],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def timings(layers, width, batch, settings, rounds=5):
+    """{setting: seconds of its fastest step}, the settings interleaved in one process."""
+    out = subprocess.run([sys.executable, "-c", TIMING, str(layers), str(width), str(batch), str(rounds)]
+                         + [str(k) for k in settings], capture_output=True, text=True, check=True).stdout
+    return {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
 
 
 def main():
@@ -76,8 +103,10 @@ def main():
     mib = 2.0 ** 20
     settings = [0] + [k for k in args.every if k != 0]
     results = {}
+    seconds = timings(args.layers, args.width, args.batch, settings)
     for every in settings:
         r = results[every] = measure(args.layers, args.width, args.batch, every)
+        r["seconds"] = seconds[every]
         print(json.dumps({"bench": "checkpoint_memory", "layers": args.layers, "width": args.width,
                           "batch": args.batch, "checkpoint_every": every or None,
                           "peak_mib": round(r["peak"] / mib, 1), "activation_mib": round(r["activations"] / mib, 1),
