@@ -124,9 +124,9 @@ AUTOGRAD_LAYERS = [
     ["retrograd.autograd.ops." + name for name in
      ("compare", "elementwise", "linalg", "reduction", "shape", "conv", "recurrent", "softmax_xent")],
     ["retrograd.autograd.ops"],
-    ["retrograd.autograd.functions", "retrograd.autograd.engine"],
+    ["retrograd.autograd.functions", "retrograd.autograd.engine", "retrograd.autograd.amp"],
     ["retrograd.autograd.functional", "retrograd.autograd.gradcheck", "retrograd.autograd.tensor_methods",
-     "retrograd.autograd.factories", "retrograd.autograd.per_example"],
+     "retrograd.autograd.factories", "retrograd.autograd.per_example", "retrograd.autograd.grad_checkpoint"],
     ["retrograd.autograd"],
 ]
 

@@ -5,9 +5,10 @@ whole family of backprop training algorithms.
 """
 from .version import __version__  # noqa: F401
 
-from .autograd import (GradcheckError, GraphFreedError, OpError, Tensor, enable_grad, grad,
-                       gradcheck, hessian, hvp, is_grad_enabled, jacobian, jvp, no_grad,
-                       value_and_grad, vjp)
+from .autograd import (GradcheckError, GraphFreedError, OpError, Tensor, autocast, checkpoint,
+                       enable_grad, get_autocast_dtype, grad, gradcheck, hessian, hvp,
+                       is_autocast_enabled, is_grad_enabled, jacobian, jvp, no_grad, value_and_grad,
+                       vjp)
 from .autograd.engine import compute_grads
 from .autograd.factories import (arange, as_tensor, eye, full, linspace, ones, ones_like, rand,
                                  randint, randn, tensor, zeros, zeros_like)
@@ -48,7 +49,7 @@ def __getattr__(name):
     """Names provided by subpackages that import optional parts lazily (rg.save, rg.load, rg.fit)."""
     if name in ("save", "load"):
         return getattr(io, name)
-    if name in ("fit", "Trainer", "History"):
+    if name in ("fit", "Trainer", "History", "GradScaler"):
         from . import training as _training
         return getattr(_training, name)
     if name == "onnx":  # onnx is optional: rg.onnx imports it only when export/load are called

@@ -19,9 +19,11 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnx.backend.test.case.node")
 
 EXPECTED_FAILURES = [
-    (r"_to_(BFLOAT16|FLOAT8\w*|FLOAT4E2M1|U?INT4|U?INT2)(_expanded)?$|_bfloat16",
+    (r"_to_(BFLOAT16|FLOAT8\w*|FLOAT4E2M1|U?INT4|U?INT2)(_expanded)?$"
+     r"|^(?!test_celu_bfloat16$|test_range_bfloat16_type_positive_delta$).*_bfloat16",
      "bfloat16 and the 8-, 4- and 2-bit number types are not NumPy dtypes: retrograd computes on NumPy "
-     "arrays, so it reads them (casts from them pass) but does not compute in them"),
+     "arrays, so it reads them (casts from them pass) but does not compute in them (bfloat16 tensors, "
+     "from ml_dtypes, exist for rg.autocast: Celu and Range happen to pass in it)"),
     (r"^test_identity_(sequence|opt)$", "sequence and optional values (only tensors are supported)"),
     (r"^test_training_dropout(_default)?(_mask)?$", "random dropout masks cannot reproduce the reference's draws"),
     (r"^test_maxpool_with_argmax_", "MaxPool's Indices output (and storage_order) are not implemented"),

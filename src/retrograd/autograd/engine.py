@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backend
 from .ops.registry import ARRAY_MATH, TENSOR_MATH, LazyCotangent
-from .tensor import GRAD_MODE, Tensor
+from .tensor import AUTOCAST, GRAD_MODE, Tensor
 
 
 class GraphFreedError(RuntimeError):
@@ -93,6 +93,7 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
     m = TENSOR_MATH if create_graph else ARRAY_MATH
     order = topological_order(roots)
     mode = GRAD_MODE.set(create_graph)
+    cast = AUTOCAST.set(None)        # VJP rules run in the dtypes the forward used, as in torch
     try:
         for t in order:
             g = grads.pop(id(t), None)
@@ -113,6 +114,7 @@ def compute_grads(roots, gradients, inputs=None, retain_graph=None, create_graph
             if not retain_graph:
                 t._inputs = None  # free the saved inputs; a second backward raises
     finally:
+        AUTOCAST.reset(cast)
         GRAD_MODE.reset(mode)
     return results
 

@@ -98,7 +98,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _to_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and not is_floating(self.data.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.grad = None
         self.requires_grad = bool(requires_grad)
@@ -203,7 +203,7 @@ class Tensor:
     def requires_grad_(self, flag=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_ can only be set on leaf tensors; use .detach() first")
-        if flag and self.data.dtype.kind not in "fc":
+        if flag and not is_floating(self.data.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = bool(flag)
         return self
@@ -233,6 +233,11 @@ class Tensor:
         return t
 
 
+def is_floating(dtype) -> bool:
+    """A real floating dtype: NumPy's float16/32/64, or bfloat16 (from ml_dtypes, whose dtype kind is 'V')."""
+    return dtype.kind == "f" or dtype.name == "bfloat16"
+
+
 def _to_array(data, dtype=None):
     """Convert user data to an array: Python floats get the default dtype, arrays keep theirs."""
     if isinstance(data, Tensor):
@@ -248,7 +253,7 @@ def _to_array(data, dtype=None):
         arr = data
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
-    if arr.dtype.kind not in "biufc":
+    if arr.dtype.kind not in "biufc" and not is_floating(arr.dtype):
         raise TypeError(f"cannot make a tensor from data of dtype {arr.dtype}; expected numbers")
     if arr.dtype.kind == "c":
         raise TypeError("complex tensors are not supported")
@@ -261,6 +266,11 @@ _CREATION_COUNTER = itertools.count()  # orders recorded tensors for the backwar
 # Objects told of every primitive applied in this thread (the replay compiler's recorder,
 # retrograd.accel.trace); apply() reports to the innermost. Per thread, like grad mode.
 _RECORDERS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("retrograd_recorders", default=())
+
+
+# The autocast region this thread is in (``retrograd.autograd.amp``), None outside any. apply()
+# hands it the ops that declare a precision policy (``Op.autocast``), to be run with cast arguments.
+AUTOCAST: contextvars.ContextVar[Any] = contextvars.ContextVar("retrograd_autocast", default=None)
 
 
 def start_recording(recorder: Any) -> contextvars.Token:
@@ -278,7 +288,14 @@ def apply(op, *args, **kw):
 
     Where the op has faster versions (registered by ``retrograd.accel``), the
     one that applies to these arrays runs instead, and the node keeps it.
+    Inside ``rg.autocast`` an op with a precision policy is run by the
+    region, which casts its floating arguments (recorded casts, so gradients
+    flow back) and applies it.
     """
+    if op.autocast is not None:
+        region = AUTOCAST.get()
+        if region is not None:
+            return region.apply(op, args, kw)
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
     if op.versions:
         op = op.pick(arrays, kw)

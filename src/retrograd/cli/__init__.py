@@ -31,6 +31,8 @@ def _add_config_flags(p):
     g.add_argument("--mode", dest="train.mode", metavar="MODE", help="online, batch or minibatch")
     g.add_argument("--batch-size", dest="train.batch_size", type=int, metavar="N")
     g.add_argument("--seed", dest="train.seed", type=int, metavar="N")
+    g.add_argument("--precision", dest="train.precision", metavar="P",
+                   help="float32 (default), float16 or bfloat16: mixed precision (docs/precision.md)")
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="any config key, value in TOML syntax, e.g. --set optimizer.momentum=0.9 (repeatable)")
 

@@ -89,6 +89,8 @@ SCHEMA = {
         "batch_size": _Key(int, 32, check=(_positive, "> 0")),
         "validation_split": _Key(float, 0.0, check=(_fraction, "in [0, 1)")),
         "seed": _Key(int, 0),
+        "precision": _Key(str, "float32", ("float32", "float16", "bfloat16"),
+                          help="float16 / bfloat16: mixed precision, float32 master weights (docs/precision.md)"),
         "metrics": _Key(list, None, help="metric names; default accuracy (classification) or rmse"),
         "snapshots": _Key(int, 8, check=(lambda v: v >= 0, ">= 0"),
                           help="decision-boundary snapshots for 2-D problems"),

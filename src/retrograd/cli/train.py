@@ -107,6 +107,9 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
     optimizer = None if cascade else setup.build_optimizer(config, model)
     scheduler = None if cascade else setup.build_scheduler(config, optimizer)
     t = config["train"]
+    if cascade and t["precision"] != "float32":
+        raise cfgmod.ConfigError(f"[train] precision = {t['precision']!r}: mixed precision is for the standard "
+                                 "trainer; a cascade-correlation model trains in float32")
     from ..training.parameter_norms import ParameterNorms
     norms = ParameterNorms(every=max(1, t["epochs"] // 500))   # per-layer norms for report.html
     guard = FiniteLossGuard()
@@ -138,7 +141,8 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
         trainer = Trainer(model, loss_fn, optimizer, mode=t["mode"], batch_size=t["batch_size"],
                           metrics=setup.metric_functions(config, prepared.task, threshold, loss_fn, scaling),
                           callbacks=callbacks, stop=setup.stop_rules(config, threshold), seed=t["seed"],
-                          quiet=quiet, scheduler=scheduler, progress=None if quiet else ProgressBar(every=every))
+                          quiet=quiet, scheduler=scheduler, progress=None if quiet else ProgressBar(every=every),
+                          precision=None if t["precision"] == "float32" else t["precision"])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is reported below
             history = trainer.fit((prepared.X_train, y_fit), epochs=t["epochs"],
                                   validation_split=t["validation_split"])

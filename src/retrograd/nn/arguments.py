@@ -83,6 +83,6 @@ def check_input(x: Any, owner: str) -> None:
     dtype = getattr(x, "dtype", None)
     if dtype is None or not hasattr(x, "shape"):
         raise TypeError(f"{owner}: input must be a Tensor or an array, got {type(x).__name__}")
-    if dtype.kind not in "fiub":
+    if dtype.kind not in "fiub" and dtype.name != "bfloat16":      # (ml_dtypes' bfloat16 has kind 'V')
         found = _KIND_NAMES.get(dtype.kind, str(dtype))
         raise TypeError(f"{owner}: input must hold real numbers, got dtype {dtype} ({found})")

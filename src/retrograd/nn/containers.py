@@ -1,6 +1,8 @@
 """Containers: Sequential, ModuleList, ModuleDict, Identity, and Residual for skip (shortcut) connections."""
 from collections import OrderedDict
 
+from ..autograd.grad_checkpoint import checkpoint
+from .arguments import whole_number
 from .module import Module
 
 
@@ -9,10 +11,19 @@ class Sequential(Module):
 
     Also accepts one OrderedDict of name -> module. Children are named "0",
     "1", ... so state-dict keys read ``0.weight``, ``2.bias``.
+
+    ``checkpoint_every=k`` trains with gradient checkpointing: the modules
+    run in segments of ``k``, each under ``rg.checkpoint``, so only the
+    segments' outputs are kept for backward and each segment's intermediates
+    are recomputed when its gradients are needed (less memory, about one more
+    forward pass of time; k near the square root of the number of modules
+    keeps the least). Also settable later with
+    ``gradient_checkpointing(k)``; it is a training setting, not saved in
+    model files.
     """
     traceable = True
 
-    def __init__(self, *modules):
+    def __init__(self, *modules, checkpoint_every=None):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
             for name, m in modules[0].items():
@@ -20,8 +31,22 @@ class Sequential(Module):
         else:
             for i, m in enumerate(modules):
                 self.add_module(str(i), _check_module(m, i))
+        self.gradient_checkpointing(checkpoint_every)
+
+    def gradient_checkpointing(self, every=1):
+        """Checkpoint every ``every`` modules (None: off); returns the Sequential."""
+        self.checkpoint_every = None if every is None else whole_number(every, "Sequential: checkpoint_every", 1)
+        return self
 
     def forward(self, x):
+        every = self.checkpoint_every
+        if every is not None:
+            mods = list(self._modules.values())
+            # the last segment too: the engine keeps a recorded intermediate until the whole backward
+            # pass ends (not only until its own VJP), so a segment left as is holds its memory throughout
+            for start in range(0, len(mods), every):
+                x = checkpoint(Sequential(*mods[start:start + every]), x)
+            return x
         for m in self._modules.values():
             x = m(x)
         return x

@@ -5,6 +5,7 @@ from .cascade import CascadeCorrelation
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .csv_logger import CSVLogger
 from .fit import fit
+from .grad_scaler import GradScaler
 from .history import History
 from .metrics import METRICS, get_metric
 from .parameter_norms import ParameterNorms
@@ -18,4 +19,4 @@ __all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint"
            "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
            "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
            "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint",
-           "Autoencoder", "train_autoencoder", "ParameterNorms", "CascadeCorrelation"]
+           "Autoencoder", "train_autoencoder", "ParameterNorms", "CascadeCorrelation", "GradScaler"]

@@ -7,7 +7,7 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
         validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
         shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
         progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto",
-        divergence_factor=DEFAULT_FACTOR):
+        divergence_factor=DEFAULT_FACTOR, precision=None, grad_scaler=None):
     """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
 
     Every argument and the data are checked before the first step; a bad one raises TypeError or
@@ -51,12 +51,19 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
       ``traceable`` (no dropout in training, no batch norm, no custom modules); ``True`` tries
       it for any model and loss (the check still falls back to eager on a mismatch; side effects
       outside primitives, such as counters in a custom module, are not seen), ``False`` never.
+    - ``precision``: None (every op in the parameters' dtype), ``'float32'`` (the same, for float32
+      parameters), ``'float16'`` or ``'bfloat16'``: mixed precision with float32 master weights, the
+      forward and loss under ``rg.autocast`` and, for float16, dynamic loss scaling (steps whose
+      gradients overflow are skipped); ``grad_scaler``: the ``rg.GradScaler`` to use (default
+      ``GradScaler()`` for float16, none for bfloat16). Not with full-batch optimizers in float16,
+      nor with residual (LM) or per-example optimizers, nor with ``bptt``; the step is not replayed
+      (``compile``). See docs/precision.md.
     """
     trainer = Trainer(model, loss, optimizer, mode=mode, batch_size=batch_size, metrics=metrics,
                       callbacks=callbacks, stop=stop, scheduler=scheduler, seed=seed,
                       shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
                       checkpoint=checkpoint, train_metrics=train_metrics,
                       blas_threads=blas_threads, bptt=bptt, compile=compile,
-                      divergence_factor=divergence_factor)
+                      divergence_factor=divergence_factor, precision=precision, grad_scaler=grad_scaler)
     return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
                        validation_split=validation_split, resume=resume)

@@ -16,6 +16,7 @@ from .history import History
 from .inputs import (as_arrays, as_inputs, check_bptt, check_model_and_optimizer, split_validation,
                      whole_number)
 from .metrics import get_metric
+from .precision import mixed_precision
 from .residuals import residual_function
 from .stopping import get_stopping_rules
 from .threads import blas_threads
@@ -41,7 +42,8 @@ class Trainer:
     def __init__(self, model, loss, optimizer, *, mode="minibatch", batch_size=32, metrics=(),
                  callbacks=(), stop=None, scheduler=None, seed=0, shuffle=True, quiet=False,
                  nan_guard=True, progress=None, checkpoint=None, train_metrics=True,
-                 blas_threads="auto", bptt=None, compile="auto", divergence_factor=DEFAULT_FACTOR):
+                 blas_threads="auto", bptt=None, compile="auto", divergence_factor=DEFAULT_FACTOR,
+                 precision=None, grad_scaler=None):
         if compile not in ("auto", True, False):
             raise ValueError(f"fit(): compile must be 'auto', True or False, got {compile!r}")
         self.dtype = check_model_and_optimizer(model, optimizer)
@@ -62,8 +64,11 @@ class Trainer:
             self.bptt = TruncatedBPTT(*check_bptt(bptt))
         self.params = [p for p in model.parameters()]
         self.closure_kind = getattr(optimizer, "closure_kind", "loss")
+        # mixed precision (training/precision.py): its own step; the replayed step is full precision only
+        self.precision = mixed_precision(precision, grad_scaler, model, self.loss_fn, optimizer, self.dtype,
+                                         self.bptt)
         self.compiled = None
-        if compile and self.closure_kind == "loss" and self.bptt is None:
+        if compile and self.closure_kind == "loss" and self.bptt is None and self.precision is None:
             self.compiled = compiled_step(model, self.loss_fn, self.params, compile is True)
         self.history = History()
         self.epoch = 0
@@ -177,6 +182,8 @@ class Trainer:
         isfinite = math.isfinite
         if self.bptt is not None:
             return self._run_bptt_batches(X, y)
+        if self.precision is not None:
+            step, closure = self.precision.step, self._precision_closure
         total = 0.0
         for b, (s, e) in enumerate(self.bounds):
             self._xb = wrap(X[s:e])
@@ -216,6 +223,9 @@ class Trainer:
 
     def _bptt_closure(self):
         return bptt_closure(self)
+
+    def _precision_closure(self):
+        return self.precision.closure(self._xb, self._yb)()
 
     def _loss_closure(self):
         self.optimizer.zero_grad()
@@ -274,6 +284,8 @@ class Trainer:
     def _forward(self, x):
         if self.bptt is not None:   # recurrent protocol: whole sequences from a fresh state
             return self.model(x, None)[0]
+        if self.precision is not None:
+            return self.precision.forward(x)
         return self.model(x)
 
     def _loss_value(self, out, y):
@@ -386,14 +398,19 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self):
         """Everything a resume needs besides the model and the optimizer: epoch, order, history."""
-        return {"epoch": self.epoch, "order": self.order.state_dict(),
-                "history": self.history.to_json(), "divergence": self.guard.state_dict()}
+        state = {"epoch": self.epoch, "order": self.order.state_dict(),
+                 "history": self.history.to_json(), "divergence": self.guard.state_dict()}
+        if self.precision is not None:
+            state["precision"] = self.precision.state_dict()
+        return state
 
     def load_state_dict(self, state):
         self.epoch = int(state["epoch"])
         self.order.load_state_dict(state.get("order", {}))
         self.history = History.from_json(state["history"])
         self.guard.load_state_dict(state.get("divergence", {}))
+        if self.precision is not None:
+            self.precision.load_state_dict(state.get("precision", {}))
 
 
 class _Recorder(Callback):

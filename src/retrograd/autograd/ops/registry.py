@@ -100,7 +100,7 @@ class Op:
     calls instead of ``vjp``: it may take and return ``LazyCotangent`` objects.
     """
     __slots__ = ("name", "forward", "vjp", "saves", "vjp_reads", "composite", "reference", "versions",
-                 "lazy_vjp")
+                 "lazy_vjp", "autocast")
 
     def __init__(self, name: str, forward: Callable[..., Any], saves: bool = False) -> None:
         self.name = name
@@ -112,6 +112,9 @@ class Op:
         self.reference: Op = self
         self.versions: tuple[tuple[Predicate, Op], ...] = ()   # tried in order while acceleration is on
         self.lazy_vjp: Optional[Callable[..., Any]] = None
+        # the op's precision policy inside ``rg.autocast``: "lower", "float32" or None (the inputs'
+        # dtypes); declared for every op in one table, ``retrograd.autograd.amp.POLICIES``
+        self.autocast: Optional[str] = None
 
     def defvjp(self, rule: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
         """Declare the op's VJP rule ``rule(m, needs, g, out, *inputs, **params)``."""
@@ -150,6 +153,7 @@ class Op:
         version.composite = self.composite
         version.reference = self
         version.lazy_vjp = lazy_vjp
+        version.autocast = self.autocast
         self.versions = self.versions + ((when, version),)
         return version
 
