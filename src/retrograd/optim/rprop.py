@@ -1,6 +1,7 @@
 """The Rprop family (Riedmiller & Braun 1993; Igel & Hüsken 2000): sign-based steps with per-weight sizes."""
 import numpy as np
 
+from .. import backend
 from .hyper import Pair, Real
 from .optimizer import Optimizer
 
@@ -67,7 +68,7 @@ class _RpropBase(Optimizer):
             delta[flipped] = -state["delta"][flipped]
         p += delta
         state["delta"] = delta
-        state["prev"] = np.array(g, copy=True)
+        state["prev"] = g.copy()           # copy(): NumPy or CuPy alike
 
     def _global_state(self):
         return {"last_loss": self._last_loss} if self._last_loss is not None else {}
@@ -127,7 +128,8 @@ class Sarprop(_RpropBase):
         size = state["step_size"]
         small = flipped & (size < group["k2"] * err2)
         if small.any():
-            noise = self._rng.random(int(small.sum()))
+            # drawn on the host from the saved stream, so a run gives the same noise on any device
+            noise = backend.to_device(self._rng.random(int(small.sum())), backend.device_of(size))
             size[small] += group["k3"] * noise * err2 * anneal
 
     def _global_state(self):
