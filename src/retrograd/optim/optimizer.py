@@ -325,6 +325,9 @@ class Optimizer:
             # a state saved on another device or in another dtype joins its parameter
             device = backend.device_of(params[i].data)
             self.state[id(params[i])] = {k: _follow(v, params[i].data, device) for k, v in copy.items()}
+        if params and backend.device_of(params[0].data) != "cpu":   # whole-vector state (histories) too
+            self._move_state(lambda a: backend.move_array(a, "cuda"), per_parameter=False)
+        self._placement = backend.PLACEMENT[0]
 
     def _global_state(self):
         """State not tied to one parameter (saved under index -1); subclasses with such state override."""
