@@ -128,20 +128,21 @@ def gpu_missing_message(cupy_version: Optional[str], problem: Optional[str]) -> 
     """The error text for a 'cuda' request that cannot be met, saying which part is missing.
 
     ``cupy_version``: the installed CuPy's version, or None when CuPy cannot be
-    imported; ``problem``: why (the import error, or CUDA's answer when asked
-    for devices).
+    imported; ``problem``: why (None when CuPy is simply not installed; the
+    import error of a broken install; CUDA's answer when asked for devices).
     """
     if cupy_version is None:
-        why = f" (importing it failed: {problem})" if problem else ""
-        return ("device 'cuda' needs CuPy, which is not installed" + why + ": " + GPU_EXTRA
-                + " installs CuPy for CUDA 12 (cupy-cuda12x; for a CUDA 13 toolkit install "
-                "cupy-cuda13x instead), and the NVIDIA driver must be installed; or train with "
-                "device='cpu'")
-    detail = f": {problem}" if problem else ""
-    return (f"device 'cuda' asked for, and CuPy {cupy_version} is installed, but it sees no usable GPU"
-            f"{detail}. Check that an NVIDIA GPU and its driver are there (nvidia-smi lists it), that "
-            "CUDA_VISIBLE_DEVICES does not hide it, and that the CuPy package matches the CUDA "
-            "version (cupy-cuda12x or cupy-cuda13x); or train with device='cpu'")
+        if problem is None:
+            head = "device 'cuda' needs CuPy, which is not installed"
+        else:
+            head = f"device 'cuda' needs CuPy, which is installed but cannot be imported ({problem})"
+        return (head + ": " + GPU_EXTRA + " installs CuPy for CUDA 12 (cupy-cuda12x; for CUDA 13, "
+                "pip install cupy-cuda13x); or train on the CPU with device 'cpu'")
+    detail = f" ({problem})" if problem else ""
+    return (f"device 'cuda' asked for: CuPy {cupy_version} is installed but finds no usable GPU{detail}; "
+            "check that the NVIDIA driver sees one (nvidia-smi), that CUDA_VISIBLE_DEVICES does not hide "
+            "it, and that the CuPy package matches the CUDA version (cupy-cuda12x or cupy-cuda13x); or "
+            "train on the CPU with device 'cpu'")
 
 
 def device_and_dtype(args: tuple, device: Any, dtype: Any, owner: str) -> tuple:
@@ -207,8 +208,9 @@ def require_gpu(device: str = "cuda") -> None:
                 raise DeviceError(f"device {device!r} asked for, but CuPy sees {count} GPU(s), "
                                   f"numbered 0 to {count - 1}")
         return
-    version = None if _cupy is None else str(getattr(_cupy, "__version__", "?"))
-    raise DeviceError(gpu_missing_message(version, problem))
+    if _cupy is None:
+        raise DeviceError(gpu_missing_message(None, _CUPY_IMPORT_ERROR))
+    raise DeviceError(gpu_missing_message(str(getattr(_cupy, "__version__", "?")), problem))
 
 
 def gpu_available() -> bool:

@@ -31,6 +31,7 @@ def _add_config_flags(p):
     g.add_argument("--mode", dest="train.mode", metavar="MODE", help="online, batch or minibatch")
     g.add_argument("--batch-size", dest="train.batch_size", type=int, metavar="N")
     g.add_argument("--seed", dest="train.seed", type=int, metavar="N")
+    g.add_argument("--device", dest="train.device", metavar="DEVICE", help="cpu or cuda (GPU, needs retrograd[gpu])")
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="any config key, value in TOML syntax, e.g. --set optimizer.momentum=0.9 (repeatable)")
 
@@ -196,6 +197,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     from ..autograd.gradcheck import GradcheckError
+    from ..backend import DeviceError
     from ..data.errors import DataError
     from .config import ConfigError
     from .errors import MissingPackageError, RunError, TrainingDiverged
@@ -219,6 +221,9 @@ def main(argv=None):
         return 1
     except GradcheckError as exc:
         print(f"{name}: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except DeviceError as exc:
+        print(f"{name}: device error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)

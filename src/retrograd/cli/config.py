@@ -45,6 +45,15 @@ def _fraction(v):
     return 0.0 <= v < 1.0
 
 
+def _device_name(v):
+    from ..backend import parse_device
+    try:
+        parse_device(v)
+    except ValueError:
+        return False
+    return True
+
+
 def _hidden(v):
     return all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in v)
 
@@ -87,6 +96,8 @@ SCHEMA = {
         "batch_size": _Key(int, 32, check=(_positive, "> 0")),
         "validation_split": _Key(float, 0.0, check=(_fraction, "in [0, 1)")),
         "seed": _Key(int, 0),
+        "device": _Key(str, "cpu", check=(_device_name, "'cpu' or 'cuda' (or 'cuda:N')"),
+                       help="where to train: cpu, or cuda (a GPU through CuPy: pip install 'retrograd[gpu]')"),
         "metrics": _Key(list, None, help="metric names; default accuracy (classification) or rmse"),
         "snapshots": _Key(int, 8, check=(lambda v: v >= 0, ">= 0"),
                           help="decision-boundary snapshots for 2-D problems"),

@@ -128,11 +128,13 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
     trainer = Trainer(model, loss_fn, optimizer, mode=t["mode"], batch_size=t["batch_size"],
                       metrics=setup.metric_functions(config, prepared.task, threshold, loss_fn, scaling),
                       callbacks=callbacks, stop=setup.stop_rules(config, threshold), seed=t["seed"], quiet=quiet,
-                      scheduler=scheduler, progress=None if quiet else ProgressBar(every=every))
+                      scheduler=scheduler, progress=None if quiet else ProgressBar(every=every),
+                      device=t["device"])
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is reported below
         history = trainer.fit((prepared.X_train, y_fit), epochs=t["epochs"], validation_split=t["validation_split"])
     seconds = time.perf_counter() - start
+    model.to("cpu")        # scored, saved and plotted on the host from here on (a no-op after CPU training)
     target_mean = None
     if prepared.task == "regression":
         target_mean = np.asarray(prepared.y_train, dtype=np.float64).reshape(len(prepared.y_train), -1).mean(axis=0)
