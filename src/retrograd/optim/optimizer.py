@@ -191,7 +191,7 @@ class Optimizer:
 
         Per-parameter arrays take their parameter's device and, when shaped
         like it, its dtype; arrays kept for the whole vector (L-BFGS's history,
-        CG's directions) take the device of the first parameter.
+        CG's directions) take the first parameter's device and the parameters' common dtype.
         """
         self._placement = backend.PLACEMENT[0]
         params = self.params()
@@ -208,7 +208,8 @@ class Optimizer:
             new_state[key] = {k: _follow(v, p.data, device) for k, v in st.items()}
         self.state = new_state       # new dicts: a packed step notices and rebuilds from them
         device = backend.device_of(params[0].data)
-        self._move_state(lambda a: backend.move_array(a, device), per_parameter=False)
+        dtype = np.result_type(*[p.data.dtype for p in params])
+        self._move_state(lambda a: backend.move_array(a, device, dtype), per_parameter=False)
 
     def _move_state(self, move: Callable[[Any], Any], per_parameter: bool = True) -> None:
         """Apply ``move`` to every array the optimizer keeps (per parameter, and in its own attributes)."""
