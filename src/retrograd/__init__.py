@@ -38,6 +38,7 @@ def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_
 
 
 from . import data, io, nn, optim, training  # noqa: E402 - subpackages, after the core names
+from .training.per_example import per_example_grads  # noqa: E402
 from . import accel  # noqa: E402 - last: the speed wing plugs its faster versions into the packages above
 
 datasets = data

@@ -4,11 +4,11 @@ matplotlib is an optional extra (``pip install 'retrograd[plot]'``), imported la
 headless Agg backend. Every function writes one PNG atomically (temp file, fsync, rename) and
 returns its path, so a reader never sees a half-written figure.
 """
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .io.atomic import atomic_path, atomic_write
 
 
 def _pyplot():
@@ -22,20 +22,11 @@ def _pyplot():
 
 
 def _atomic_write(path, write):
-    """Call ``write(file_object)`` on a temp file next to ``path``, fsync it, then rename it over ``path``."""
+    """Call ``write(file_object)`` inside ``retrograd.io.atomic_write(path)``, creating the folder first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as handle:
+        write(handle)
     return path
 
 
@@ -183,14 +174,11 @@ def _write_gif(snapshots, xx, yy, X, y, gif_path):
 
     animation = FuncAnimation(fig, frame, frames=len(snapshots))
     gif_path = Path(gif_path)
-    tmp = gif_path.with_name(f".{gif_path.stem}.tmp.gif")
     try:
-        animation.save(tmp, writer=PillowWriter(fps=4))
-        os.replace(tmp, gif_path)
+        with atomic_path(gif_path) as tmp:       # the temp name ends in .gif: Pillow picks the format from it
+            animation.save(tmp, writer=PillowWriter(fps=4))
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return gif_path
 
 

@@ -217,3 +217,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+from .sklearn_cascade import CascadeCorrelationClassifier, CascadeCorrelationRegressor  # noqa: E402,F401

@@ -1,5 +1,7 @@
 """File loaders: valid CSV/TSV/NPZ/IDX load exactly; each kind of malformed file names file, line, column."""
 import gzip
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -70,7 +72,7 @@ def test_npz_round_trip_and_errors(tmp_path):
     np.testing.assert_array_equal(y, [0, 1, 0])
     with pytest.raises(DataError, match=r"no array named 'labels'; the archive holds \['X', 'y'\]") as info:
         rg.data.load_npz(p, y_key="labels")
-    assert str(p) in str(info.value) and info.value.column == "labels"
+    assert str(p) in str(info.value) and info.value.array == "labels"
 
     bad = tmp_path / "nan.npz"
     X = np.zeros((3, 2))
@@ -165,3 +167,44 @@ def test_fast_and_checking_parsers_agree(tmp_path, monkeypatch):
     assert fast[0] == slow[0] == ["a", "b", "c", "d", "y"]
     np.testing.assert_array_equal(fast[1], slow[1])
     np.testing.assert_array_equal(fast[1][:, :4], X)
+
+
+def _gzip_stream(*parts):
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(c.compress(p) for p in parts) + c.flush()
+
+
+# (payload, message fragment): dimensions whose product overflows 64 bits, decompression bombs
+IDX_SIZE_CASES = [
+    (bytes([0, 0, 8, 4]) + np.full(4, 65536, ">u4").tobytes(), "more than this 20-byte file can hold"),
+    (bytes([0, 0, 0x0E, 5]) + np.full(5, 2 ** 32 - 1, ">u4").tobytes(), "more than this 24-byte file can hold"),
+    (gzip.compress(bytes([0, 0, 8, 3]) + np.full(3, 1000, ">u4").tobytes() + bytes(100)),
+     "need 1000000000 data bytes, more than this"),
+    (_gzip_stream(idx_bytes(GOOD), bytes(64 << 20)), "size mismatch (has extra bytes)"),
+]
+
+
+@pytest.mark.parametrize("payload,fragment", IDX_SIZE_CASES, ids=["u8-2^64", "f8-overflow", "header-bomb", "gzip-bomb"])
+def test_idx_overflowing_sizes_and_bombs_are_refused_without_inflating(tmp_path, payload, fragment):
+    p = tmp_path / "bomb-idx3-ubyte.gz"
+    p.write_bytes(payload)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as info:
+            rg.data.read_idx(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(p) in str(info.value) and fragment in str(info.value)
+    assert peak < 100_000 + 3 * len(payload), f"{peak} bytes allocated for a {len(payload)}-byte file"
+
+
+def test_idx_multi_member_gzip_and_zero_padding_load(tmp_path):
+    images = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    raw = idx_bytes(images)
+    p = tmp_path / "m-idx3-ubyte.gz"
+    p.write_bytes(gzip.compress(raw[:10]) + gzip.compress(raw[10:]) + bytes(7))
+    np.testing.assert_array_equal(rg.data.read_idx(p), images)
+    p.write_bytes(gzip.compress(raw) + b"garbage")
+    with pytest.raises(DataError, match="corrupt or truncated gzip"):
+        rg.data.read_idx(p)

@@ -40,6 +40,9 @@ LAYERS = [
      rng.standard_normal((2, 3))),
     ("ModuleList", lambda: nn.ModuleList([nn.Linear(2, 2), nn.ReLU()]), None),
     ("ModuleDict", lambda: nn.ModuleDict({"enc": nn.Linear(2, 2), "act": nn.Sigmoid()}), None),
+    ("Sigmoid_prime_offset", lambda: nn.Sigmoid(prime_offset=0.1), rng.standard_normal((2, 3))),
+    ("CascadeNetwork", lambda: nn.CascadeNetwork(3, 2, hidden=["sigmoid_symmetric", "gaussian"], output="identity"),
+     rng.standard_normal((2, 3))),
 ]
 
 
@@ -149,3 +152,122 @@ def test_damaged_or_tampered_files_give_clear_errors(tmp_path):
     (tmp_path / "foreign.st").write_text("not a model")
     with pytest.raises(SafetensorsError, match="foreign.st"):
         rg.load(tmp_path / "foreign.st")
+
+
+# ------------------------------------------------------------------------------- untrusted architectures
+def _with_architecture(tmp_path, name, desc, model=None):
+    """A model file holding ``model``'s tensors (default Linear(2, 2)) and the architecture ``desc``."""
+    rg.save(model if model is not None else nn.Linear(2, 2), tmp_path / "base.st")
+    arrays, meta = load_tensors(tmp_path / "base.st")
+    meta["retrograd.architecture"] = desc if isinstance(desc, str) else json.dumps(desc)
+    rg.io.save_tensors(arrays, tmp_path / name, meta)
+    return tmp_path / name
+
+
+def test_a_small_file_claiming_a_huge_layer_is_refused_before_anything_is_built(tmp_path):
+    import tracemalloc
+    path = _with_architecture(tmp_path, "huge.st", {"type": "Linear", "args": {
+        "in_features": 20000, "out_features": 20000, "bias": True}})
+    assert path.stat().st_size < 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(SafetensorsError, match=r"huge.st: tensor 'weight' has shape \(2, 2\), the "
+                                                   r"architecture needs \(20000, 20000\)"):
+            rg.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000          # building it would take 1.6 GB
+
+
+def _nested(depth):
+    desc = {"type": "Identity"}
+    for _ in range(depth):
+        desc = {"type": "Sequential", "children": [["0", desc]]}
+    return desc
+
+
+LINEAR_ARGS = {"in_features": 2, "out_features": 2, "bias": True}
+# (architecture description or raw JSON text, message fragment)
+BAD_ARCHITECTURES = [
+    ({"args": LINEAR_ARGS}, "must be an object with a string 'type'"),
+    ([["Linear", LINEAR_ARGS]], "must be an object with a string 'type'"),
+    ({"type": 3}, "must be an object with a string 'type'"),
+    ({"type": "Linear"}, "required argument 'in_features' is missing"),
+    ({"type": "Linear", "args": {"in_features": 2}}, "required argument 'out_features' is missing"),
+    ({"type": "Linear", "args": [2, 2]}, "arguments must be an object"),
+    ({"type": "Linear", "args": dict(LINEAR_ARGS, in_features="2")}, "in_features='2' has the wrong type"),
+    ({"type": "Linear", "args": dict(LINEAR_ARGS, in_features=2.0)}, "in_features=2.0 has the wrong type"),
+    ({"type": "Linear", "args": dict(LINEAR_ARGS, in_features=-2)}, "in_features=-2 has the wrong type"),
+    ({"type": "Linear", "args": dict(LINEAR_ARGS, bias="yes")}, "bias='yes' has the wrong type"),
+    ({"type": "Linear", "args": dict(LINEAR_ARGS, init="evil")}, "unknown arguments ['init']"),
+    ({"type": "Linear", "args": LINEAR_ARGS, "extra": 1}, "unexpected keys ['extra']"),
+    ({"type": "Sequential", "children": {"0": {"type": "Linear", "args": LINEAR_ARGS}}}, "children must be a list"),
+    ({"type": "Sequential", "children": [["0"]]}, "must be a [name, layer] pair"),
+    ({"type": "Sequential", "children": [[0, {"type": "Identity"}]]}, "child name 0 is not allowed"),
+    ({"type": "Sequential", "children": [["_parameters", {"type": "Identity"}]]}, "child name '_parameters'"),
+    ({"type": "Sequential", "children": [["forward", {"type": "Identity"}]]}, "child name 'forward'"),
+    ({"type": "Sequential", "children": [["a.b", {"type": "Identity"}]]}, "child name 'a.b'"),
+    ({"type": "Sequential", "children": [["a", {"type": "Identity"}], ["a", {"type": "Identity"}]]},
+     "two children named 'a'"),
+    ({"type": "Residual", "body": {"type": "Identity"}}, "lacks ['shortcut']"),
+    ({"type": "Conv1d", "args": {"in_channels": 3, "out_channels": 2, "kernel_size": 1, "groups": 2}},
+     "must both be divisible by groups=2"),
+    ({"type": "Conv2d", "args": {"in_channels": 2, "out_channels": 2, "kernel_size": [1, 2, 3]}},
+     "kernel_size=[1, 2, 3] has the wrong type"),
+    ({"type": "LSTM", "args": {"input_size": 2, "hidden_size": 2, "num_layers": 10 ** 9}},
+     "needs more than 102 tensors, far more than the file holds"),
+    ({"type": "Dropout", "args": {"p": 2.0}}, "cannot build Dropout"),          # (saved over Identity's no tensors)
+    ({"type": "os.system", "args": {"command": "echo hi"}}, "unknown layer type 'os.system'"),
+    (_nested(70), "nests deeper than 64 levels"),
+    ('{"type": "Sequential", "children": [' + ",".join(['["%d", {"type": "Identity"}]' % i for i in range(100_001)])
+     + "]}", "more than 100000 modules"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON (RecursionError"),
+    ('{"type": "Linear", "args": {"in_features": ' + "9" * 5000 + "}}", "not valid JSON (ValueError"),
+    ("{not json", "not valid JSON (JSONDecodeError"),
+]
+
+
+@pytest.mark.parametrize("desc,fragment", BAD_ARCHITECTURES, ids=[f"arch{i}" for i in range(len(BAD_ARCHITECTURES))])
+def test_malformed_architectures_are_safetensors_errors_naming_the_file(tmp_path, desc, fragment):
+    tensorless = isinstance(desc, dict) and desc.get("type") == "Dropout"
+    path = _with_architecture(tmp_path, "bad.st", desc, nn.Identity() if tensorless else None)
+    with pytest.raises(SafetensorsError) as info:
+        rg.load(path)
+    assert str(info.value).startswith(f"{path}: ") and fragment in str(info.value), str(info.value)
+
+
+def test_tensor_kinds_are_checked_against_the_architecture(tmp_path):
+    desc = {"type": "Linear", "args": LINEAR_ARGS}
+    rg.io.save_tensors({"weight": np.zeros((2, 2), np.int32), "bias": np.zeros(2, np.float32)}, tmp_path / "i.st",
+                       {"retrograd.architecture": json.dumps(desc)})
+    with pytest.raises(SafetensorsError, match="tensor 'weight' has dtype int32, the architecture needs a floating"):
+        rg.load(tmp_path / "i.st")
+    rg.io.save_tensors({"bias": np.zeros(2, np.float32)}, tmp_path / "m.st",
+                       {"retrograd.architecture": json.dumps(desc)})
+    with pytest.raises(SafetensorsError, match=r"missing \['weight'\]"):
+        rg.load(tmp_path / "m.st")
+
+
+@pytest.mark.parametrize("name,make,x", LAYERS, ids=[r[0] for r in LAYERS])
+def test_checked_shapes_match_the_built_layers(name, make, x):
+    """arch_check's tables give exactly the tensors each layer builds, with every argument given or defaulted."""
+    from retrograd.nn.arch import build, describe
+    from retrograd.nn.arch_check import _REQUIRED, ARGUMENTS, expected_state
+    desc = describe(make())
+
+    def real(module):
+        return {k: (tuple(v.shape), "i" if v.data.dtype.kind in "iu" else "f") for k, v in module.state_dict().items()}
+    assert expected_state(desc) == real(make())
+
+    def required_only(d):
+        if "args" in d:
+            d = dict(d, args={k: v for k, v in d["args"].items() if ARGUMENTS[d["type"]][k][1] is _REQUIRED})
+        for key in ("body", "shortcut"):
+            if key in d:
+                d = dict(d, **{key: required_only(d[key])})
+        if "children" in d:
+            d = dict(d, children=[[n, required_only(c)] for n, c in d["children"]])
+        return d
+    minimal = required_only(desc)
+    assert expected_state(minimal) == real(build(minimal))

@@ -13,8 +13,10 @@ ort = pytest.importorskip("onnxruntime")
 
 CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
 SHORT = {"xor_classic.toml": [], "two_spirals_rprop.toml": [], "digits_sgd.toml": [],
-         "mnist1d_mlp.toml": ["--set", "data.limit=200"], "csv_template.json": []}
+         "mnist1d_mlp.toml": ["--set", "data.limit=200"], "csv_template.json": [], "two_spirals_cascor.toml": []}
 REGRESSION = "csv_template.json (regression)"
+# strict: once the exporter converts CascadeNetwork (Linear/concat/activation ops), this turns into a failure
+NOT_YET = {"two_spirals_cascor.toml": "no ONNX converter for CascadeNetwork yet (issue #18 follow-up)"}
 
 
 def _csv(path, rng, n, regression=False):
@@ -31,7 +33,8 @@ def test_every_example_config_is_covered():
     assert sorted(p.name for p in CONFIGS.iterdir() if p.suffix in (".toml", ".json")) == sorted(SHORT)
 
 
-@pytest.mark.parametrize("config", sorted(SHORT) + [REGRESSION])
+@pytest.mark.parametrize("config", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[c]))
+                                    if c in NOT_YET else c for c in sorted(SHORT)] + [REGRESSION])
 def test_export_of_a_trained_run(tmp_path, capsys, config):
     if config == "mnist1d_mlp.toml":
         pytest.importorskip("mnist1d")

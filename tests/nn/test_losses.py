@@ -146,7 +146,7 @@ def test_gradcheck_second_order():
 
 def test_registry_modules_and_errors():
     assert set(nn.loss_names()) == {"half_sse", "mse", "l1", "huber", "cross_entropy", "nll", "bce",
-                                    "bce_with_logits", "kl_div"}
+                                    "bce_with_logits", "kl_div", "atanh_error"}
     ce = nn.get_loss("cross_entropy", label_smoothing=0.1)
     assert isinstance(ce, nn.CrossEntropyLoss)
     assert ce(rg.tensor(LOGITS), LABELS).item() == pytest.approx(

@@ -61,7 +61,7 @@ def test_bayesian_regularisation_first_steps_match_foresee_hagan():
     init = sin_init(2)
     params = params_from(init)
     X, Y = rg.tensor(x), rg.tensor(y)
-    opt = rg.optim.BayesianRegularization(params)
+    opt = rg.optim.BayesianRegularization(params, damping="trainlm")
     w = np.concatenate([a.ravel() for a in init])
     alpha, beta, mu = 0.0, 1.0, 5e-3
     shapes = [a.shape for a in init]

@@ -40,7 +40,7 @@ def test_lm_step_matches_numpy_transcription():
     a = rg.tensor(np.array([1.0]), requires_grad=True)
     b = rg.tensor(np.array([0.5]), requires_grad=True)
     T = rg.tensor(t)
-    opt = rg.optim.LevenbergMarquardt([a, b], mu=1e-3)
+    opt = rg.optim.LevenbergMarquardt([a, b], mu=1e-3, damping="trainlm")
     w, mu = np.array([1.0, 0.5]), 1e-3
     for _ in range(4):
         opt.step(lambda: a * rg.exp(b * T) - y)

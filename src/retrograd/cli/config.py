@@ -86,6 +86,8 @@ SCHEMA = {
         "init": _Key(str, "xavier_uniform"),
         "dtype": _Key(str, "float32", ("float32", "float64")),
         "seed": _Key(int, 0),
+        "type": _Key(str, "mlp", ("mlp", "cascade"),
+                     help="mlp: the layers in hidden; cascade: grown by cascade-correlation, see [cascade]"),
     },
     "loss": {"name": _Key(str, "auto")},
     "optimizer": {"name": _Key(str, "adam")},
@@ -103,6 +105,16 @@ SCHEMA = {
                           help="decision-boundary snapshots for 2-D problems"),
     },
     "stop": {k: _Key(t if t is not float else (float, int), None) for k, t in STOP_KEYS.items()},
+    "cascade": {   # [model] type = "cascade": rg.training.CascadeCorrelation's settings (None: its default)
+        "max_hidden": _Key(int, 30, check=(lambda v: v >= 0, ">= 0")),
+        "candidates": _Key(int, 8, check=(_positive, "> 0")),
+        "candidate_activations": _Key(list, ["sigmoid_symmetric"]),
+        "score_threshold": _Key(float, 0.4, check=(_positive, "> 0")),
+        "error_index": _Key(float, 0.01, check=(_positive, "> 0")),
+        "prime_offset": _Key(float, 0.1, check=(lambda v: v >= 0, ">= 0")),
+        **{f"{phase}_{key}": _Key(t, None, check=(_positive, "> 0")) for phase in ("output", "candidate")
+           for key, t in (("epsilon", float), ("patience", int), ("max_epochs", int))},
+    },
     "output": {
         "dir": _Key(str, None, help="run directory; default runs/<dataset>-<time>"),
         "plots": _Key(bool, True),
@@ -189,6 +201,8 @@ def read_config_file(path):
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:     # 5000-digit numbers, nesting past the recursion limit
+            raise ConfigError(f"{path}: invalid JSON: {str(exc)[:200]}") from None
     else:
         tomllib = _tomllib()
         try:

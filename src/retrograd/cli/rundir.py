@@ -212,6 +212,12 @@ class Run:
         from .setup import build_model
         path = self.dir / MODEL_FILE
         arrays, _ = load_tensors(path, "model file")
+        if self.config["model"].get("type") == "cascade":    # grown by training: the file holds its architecture
+            from ..io import load
+            try:
+                return load(path)
+            except ValueError as exc:
+                raise RunError(f"{path}: {exc}") from None
         model = build_model(self.config, self.info["n_inputs"], self.info["n_outputs"])
         try:
             model.load_state_dict(arrays)

@@ -45,6 +45,8 @@ def resolve_loss(config, task):
     if name not in (None, "auto"):
         return name
     output = config["model"]["output"]
+    if config["model"].get("type") == "cascade":   # sigmoid or linear outputs, squared error
+        return {"classification": "cross_entropy", "binary": "half_sse"}.get(task, "mse")
     if task == "classification":
         return "cross_entropy"
     if task == "binary":
@@ -62,6 +64,9 @@ def build_model(config, n_inputs, n_outputs):
     from .. import nn
     from ..backend import get_generator
     m = config["model"]
+    if m.get("type") == "cascade":
+        raise ConfigError("[model] type = \"cascade\": the network is grown by training, so there is no "
+                          "architecture to build before it; train it, then load the run's model.safetensors")
     rng = get_generator(np.random.default_rng(m["seed"]))
     dtype = np.dtype(m["dtype"])
     layers, width = [], n_inputs
@@ -72,6 +77,35 @@ def build_model(config, n_inputs, n_outputs):
     if m["output"] not in ("auto", "identity"):
         layers.append(nn.get_activation(m["output"]))
     return nn.Sequential(*layers)
+
+
+def train_cascade(config, prepared, y, callbacks=()):
+    """[model] type = "cascade": grow a CascadeNetwork by cascade-correlation on (X_train, y).
+
+    Returns (model, history, diverged). Classes train sigmoid outputs on 0/1 targets (one per
+    class, or one for a binary task: the same dynamics as Fahlman's ±0.5 units, shifted),
+    regression linear outputs. ``[train] epochs`` is the budget of epochs over both phases.
+    """
+    from ..training import CascadeCorrelation
+    c = config["cascade"]
+    if prepared.task == "classification":
+        targets, output = np.eye(prepared.n_outputs)[y], "sigmoid"
+    else:
+        targets, output = y, ("sigmoid" if prepared.task == "binary" else "identity")
+    phases = {phase: {key: c[f"{phase}_{key}"] for key in ("epsilon", "patience", "max_epochs")
+                      if c[f"{phase}_{key}"] is not None} for phase in ("output", "candidate")}
+    try:
+        trainer = CascadeCorrelation(max_hidden=c["max_hidden"], n_candidates=c["candidates"],
+                                     candidate_activations=c["candidate_activations"], output_activation=output,
+                                     score_threshold=c["score_threshold"], error_index=c["error_index"],
+                                     prime_offset=c["prime_offset"], output_phase=phases["output"],
+                                     candidate_phase=phases["candidate"], max_epochs=config["train"]["epochs"],
+                                     seed=config["model"]["seed"], callbacks=callbacks)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[cascade] {exc}") from None
+    model = trainer.fit(prepared.X_train, targets)
+    diverged = str(trainer.stop_reason_).startswith("diverged")
+    return model.to(config["model"]["dtype"]), trainer.history_, diverged
 
 
 def build_loss(config, loss_name):

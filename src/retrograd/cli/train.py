@@ -101,38 +101,52 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
     loss_name = setup.resolve_loss(config, prepared.task)
     config["loss"]["name"] = loss_name
     threshold = setup.decision_threshold(config, loss_name)
-    model = setup.build_model(config, prepared.n_inputs, prepared.n_outputs)
+    cascade = config["model"]["type"] == "cascade"
+    model = None if cascade else setup.build_model(config, prepared.n_inputs, prepared.n_outputs)
     loss_fn = setup.build_loss(config, loss_name)
-    optimizer = setup.build_optimizer(config, model)
-    scheduler = setup.build_scheduler(config, optimizer)
+    optimizer = None if cascade else setup.build_optimizer(config, model)
+    scheduler = None if cascade else setup.build_scheduler(config, optimizer)
     t = config["train"]
     from ..training.parameter_norms import ParameterNorms
     norms = ParameterNorms(every=max(1, t["epochs"] // 500))   # per-layer norms for report.html
     guard = FiniteLossGuard()
-    callbacks, snapshots = [guard.callback, norms], None
+    # a cascade's parameters grow during training and it guards its own steps: neither callback applies
+    callbacks, snapshots = ([] if cascade else [guard.callback, norms]), None
     if prepared.n_inputs == 2 and prepared.task == "binary" and prepared.n_outputs == 1 and t["snapshots"]:
         snapshots = BoundarySnapshots(prepared.X_train, t["snapshots"], t["epochs"], threshold)
         callbacks.append(snapshots.callback)
     name = config["data"]["name"]
     arch = "-".join(str(w) for w in [prepared.n_inputs, *config["model"]["hidden"], prepared.n_outputs])
-    out(f"retrograd train: {name} ({prepared.task}, {len(prepared.X_train)} train / {len(prepared.X_test)} test "
-        f"examples), network {arch} {config['model']['activation']}, loss {loss_name}, optimizer "
-        f"{config['optimizer']['name']} {_hyper(config['optimizer'])}, {t['mode']} mode"
-        + (f" (batch {t['batch_size']})" if t["mode"] == "minibatch" else "") + f", up to {t['epochs']} epochs")
+    examples = f"{name} ({prepared.task}, {len(prepared.X_train)} train / {len(prepared.X_test)} test examples)"
+    if cascade:
+        out(f"retrograd train: {examples}, cascade-correlation (up to {config['cascade']['max_hidden']} hidden "
+            f"units), up to {t['epochs']} epochs")
+        if t["device"] != "cpu":
+            out(f"note: cascade-correlation trains on the CPU (its trainer has no GPU path); device "
+                f"{t['device']!r} is not used")
+    else:
+        out(f"retrograd train: {examples}, network {arch} {config['model']['activation']}, loss {loss_name}, "
+            f"optimizer {config['optimizer']['name']} {_hyper(config['optimizer'])}, {t['mode']} mode"
+            + (f" (batch {t['batch_size']})" if t["mode"] == "minibatch" else "") + f", up to {t['epochs']} epochs")
     out(f"task {prepared.task}: {prepared.task_reason}")
     scaling = prepared.target_scaling
     y_fit = prepared.y_train
     if scaling is not None:
         y_fit = scaling.scale(prepared.y_train).astype(prepared.X_train.dtype)
-    every = config["output"]["log_every"] or "auto"
-    trainer = Trainer(model, loss_fn, optimizer, mode=t["mode"], batch_size=t["batch_size"],
-                      metrics=setup.metric_functions(config, prepared.task, threshold, loss_fn, scaling),
-                      callbacks=callbacks, stop=setup.stop_rules(config, threshold), seed=t["seed"], quiet=quiet,
-                      scheduler=scheduler, progress=None if quiet else ProgressBar(every=every),
-                      device=t["device"])
     start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is reported below
-        history = trainer.fit((prepared.X_train, y_fit), epochs=t["epochs"], validation_split=t["validation_split"])
+    if cascade:
+        model, history, diverged = setup.train_cascade(config, prepared, y_fit, callbacks)
+    else:
+        every = config["output"]["log_every"] or "auto"
+        trainer = Trainer(model, loss_fn, optimizer, mode=t["mode"], batch_size=t["batch_size"],
+                          metrics=setup.metric_functions(config, prepared.task, threshold, loss_fn, scaling),
+                          callbacks=callbacks, stop=setup.stop_rules(config, threshold), seed=t["seed"],
+                          quiet=quiet, scheduler=scheduler, progress=None if quiet else ProgressBar(every=every),
+                          device=t["device"])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is reported below
+            history = trainer.fit((prepared.X_train, y_fit), epochs=t["epochs"],
+                                  validation_split=t["validation_split"])
+        diverged = bool(trainer.diverged)
     seconds = time.perf_counter() - start
     model.to("cpu")        # scored, saved and plotted on the host from here on (a no-op after CPU training)
     target_mean = None
@@ -144,7 +158,6 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
         test_score, test_out = score(model, loss_fn, prepared.X_test, prepared.y_test, **scored)
     directory = Path(config["output"]["dir"]) if config["output"]["dir"] else default_run_dir(name)
     config["output"]["dir"] = str(directory)
-    diverged = bool(trainer.diverged)
     info = {"dataset": name, "source": prepared.source, "task": prepared.task, "task_reason": prepared.task_reason,
             "n_inputs": prepared.n_inputs, "n_outputs": prepared.n_outputs, "feature_names": prepared.feature_names,
             "image_shape": list(prepared.image_shape) if prepared.image_shape else None,

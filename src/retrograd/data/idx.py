@@ -1,5 +1,6 @@
 """IDX files (the MNIST / Fashion-MNIST format), gzipped or raw, checked byte by byte; Fashion-MNIST."""
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -19,53 +20,124 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def _read_bytes(path):
-    """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name)."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read IDX file: {exc.strerror}", path) from None
-    if raw[:2] == b"\x1f\x8b":
+# Deflate cannot expand its input by more than 1032:1; a header asking for more than that from the
+# compressed bytes on disk is refused before anything is decompressed.
+DEFLATE_MAX_RATIO = 1032
+_CHUNK = 1 << 20
+
+
+class _Source:
+    """The bytes of an IDX file, read on demand: the raw file, or its gzip stream decompressed
+    piece by piece (never further than the caller asks, so a bomb is never inflated)."""
+
+    def __init__(self, path):
+        self.path = path
         try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"corrupt or truncated gzip data ({exc})", path) from None
-    return raw
+            self.raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read IDX file: {exc.strerror}", path) from None
+        self.gzipped = self.raw[:2] == b"\x1f\x8b"
+        self.pos = 0                                  # raw files: next byte; gzip: bytes produced
+        if self.gzipped:
+            self._inflater = zlib.decompressobj(wbits=31)
+            self._input = memoryview(self.raw)
+
+    def _fail(self, problem):
+        return DataError(problem, self.path)
+
+    def read(self, n):
+        """Up to ``n`` bytes (fewer only at the end of the data), without copying a raw file's bytes."""
+        if not self.gzipped:
+            out = memoryview(self.raw)[self.pos:self.pos + n]
+            self.pos += len(out)
+            return out
+        out, got = bytearray(n), 0            # n is at most 1032x the file (checked by the caller)
+        while got < n:
+            chunk = self._inflate(min(n - got, _CHUNK))
+            if not chunk:
+                break
+            out[got:got + len(chunk)] = chunk
+            got += len(chunk)
+        del out[got:]
+        self.pos += got
+        return out
+
+    def _inflate(self, n):
+        """Up to ``n`` decompressed bytes; b"" at the end of the last gzip member."""
+        try:
+            while True:
+                d = self._inflater
+                if d.eof:
+                    rest = d.unused_data
+                    if not rest.strip(b"\x00"):      # trailing zero padding is allowed, as gzip does
+                        return b""
+                    self._inflater = zlib.decompressobj(wbits=31)   # another gzip member follows
+                    self._input = memoryview(rest)
+                    continue
+                data = d.unconsumed_tail or self._input
+                self._input = memoryview(b"")
+                out = d.decompress(data, n)
+                if out:
+                    return out
+                if not d.eof and not data:                  # no input left, no output: cut short
+                    raise self._fail("corrupt or truncated gzip data (the stream ends early)")
+        except zlib.error as exc:
+            raise self._fail(f"corrupt or truncated gzip data ({exc})") from None
+
+    def size_bound(self):
+        """The most data bytes this file can hold: its length, or 1032x that when gzipped."""
+        return len(self.raw) * (DEFLATE_MAX_RATIO if self.gzipped else 1)
 
 
 def read_idx(path):
-    """Read one IDX file into a NumPy array of its stored shape (native byte order).
+    """Read one IDX file (raw or gzipped) into a NumPy array of its stored shape (native byte order).
 
-    Raises DataError naming the file and byte offset for a bad magic number, an unknown type
-    code, a truncated header, or a payload whose size does not match the dimensions.
+    Raises DataError naming the file for a bad magic number, an unknown type code, a truncated
+    header, a payload whose size does not match the dimensions, dimensions whose product is larger
+    than the file could hold (checked in exact integers, so no product overflows), or damaged gzip
+    data. A gzipped file is decompressed only as far as its header justifies: a decompression bomb
+    is refused after header + data + 1 byte, never inflated.
     """
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise DataError(f"file has {len(raw)} bytes, too short for the 4-byte IDX magic number", path)
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"bad IDX magic number 0x{raw[:4].hex()} at byte 0: expected 0x0000TTDD with "
+    src = _Source(path)
+    magic = src.read(4)
+    if len(magic) < 4:
+        raise DataError(f"file has {len(magic)} bytes, too short for the 4-byte IDX magic number", path)
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+        raise DataError(f"bad IDX magic number 0x{magic.hex()} at byte 0: expected 0x0000TTDD with "
                         f"type TT in {{08, 09, 0b, 0c, 0d, 0e}} and DD dimensions; is this an IDX file?", path)
-    ndim = raw[3]
+    ndim = magic[3]
     if ndim == 0:
         raise DataError("IDX magic number says 0 dimensions", path)
     header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
+    dims_raw = src.read(4 * ndim)
+    if len(dims_raw) < 4 * ndim:
         raise DataError(f"truncated header: {ndim} dimensions need {header_len} header bytes, "
-                        f"file has {len(raw)}", path)
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    actual = len(raw) - header_len
-    if actual != expected:
-        kind = "truncated" if actual < expected else "has extra bytes"
+                        f"file has {4 + len(dims_raw)}", path)
+    dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
+    dtype = np.dtype(_IDX_TYPES[magic[2]])
+    expected = math.prod(dims) * dtype.itemsize          # exact: Python integers do not overflow
+    if expected > src.size_bound():
+        raise DataError(f"dimensions {dims} of {dtype.itemsize}-byte items need {expected} data bytes, "
+                        f"more than this {len(src.raw)}-byte file can hold: damaged header, or not an IDX file",
+                        path)
+    if ndim > 32 or math.prod(max(d, 1) for d in dims) * dtype.itemsize >= 2 ** 63:
+        raise DataError(f"dimensions {dims} describe no array NumPy can hold: damaged header", path)
+    payload = src.read(expected)
+    extra = src.read(1)
+    if len(payload) != expected or extra:
+        actual = src.pos - header_len
+        kind = "truncated" if len(payload) < expected else "has extra bytes"
+        more = "" if len(payload) < expected or not src.gzipped else " (or more: decompression stopped there)"
         raise DataError(f"size mismatch ({kind}): dimensions {dims} of {dtype.itemsize}-byte items need "
-                        f"{expected} data bytes after the {header_len}-byte header, found {actual}", path)
-    data = np.frombuffer(raw, dtype=dtype, offset=header_len).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
+                        f"{expected} data bytes after the {header_len}-byte header, found {actual}{more}", path)
+    if src.gzipped and src.read(1):                         # pragma: no cover - read(1) above was empty
+        raise DataError("gzip data continue after the array", path)
+    data = np.frombuffer(payload, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+    return data if data.flags.writeable else data.copy()
 
 
 def write_idx(array, path, compress=None):
-    """Write an array as IDX (gzipped when ``compress`` or the name ends in .gz). Used by tests and tools."""
+    """Write an array as IDX (gzipped when ``compress`` or the name ends in .gz), atomically. Used by tests and tools."""
     array = np.asarray(array)
     codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_TYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
@@ -75,7 +147,9 @@ def write_idx(array, path, compress=None):
     payload = header + array.astype(_IDX_TYPES[code]).tobytes()
     if compress or (compress is None and str(path).endswith(".gz")):
         payload = gzip.compress(payload)
-    Path(path).write_bytes(payload)
+    from ..io.atomic import atomic_write
+    with atomic_write(path) as f:
+        f.write(payload)
 
 
 def _find(directory, stem):

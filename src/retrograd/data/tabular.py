@@ -2,12 +2,12 @@
 import csv
 import math
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
+from .npz import read_npz
 
 
 def _delimiter_for(path, delimiter):
@@ -216,49 +216,41 @@ def _read_text_target(path, delim, header, t):
 
 
 def load_npz(path, x_key="X", y_key="y", dtype=np.float32):
-    """Load ``(X, y)`` from an .npz archive (``allow_pickle=False``: object arrays are refused).
+    """Load ``(X, y)`` from an .npz archive (as written by ``numpy.savez`` / ``numpy.savez_compressed``).
 
     X must be numeric with at least 2 dimensions, y must have one entry per row of X, and neither
     may hold NaN or Inf. ``y_key=None`` returns X alone.
+
+    The archive is not trusted (see ``retrograd.data.npz``): object arrays are refused (no pickle),
+    and every size in the zip directory and the .npy headers is checked against the file before
+    anything is allocated. Any problem -- a damaged, truncated or foreign archive, a missing,
+    non-numeric or oversized array -- raises :class:`DataError` naming the file and the array.
     """
     path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"cannot read as .npz: {exc}", path) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError("this is a single .npy array, not an .npz archive of named arrays", path)
-    with archive:
-        keys = list(archive.files)
-        arrays = {}
-        for key in [k for k in (x_key, y_key) if k is not None]:
-            if key not in keys:
-                raise DataError(f"no array named {key!r}; the archive holds {keys}", path, column=key)
-            try:
-                arrays[key] = archive[key]
-            except ValueError as exc:  # object arrays need pickle, which we never allow
-                raise DataError(f"array {key!r} cannot be loaded without pickle ({exc}); save numeric "
-                                "arrays only", path, column=key) from None
+    arrays = read_npz(path, [k for k in (x_key, y_key) if k is not None])
     X = _check_numeric(arrays[x_key], x_key, path)
     if X.ndim < 2:
-        raise DataError(f"X must have shape (n_samples, n_features...), got {X.shape}", path, column=x_key)
+        raise DataError(f"X must have shape (n_samples, n_features...), got {X.shape}", path, array=x_key)
     if y_key is None:
         return X.astype(dtype)
     y = _check_numeric(arrays[y_key], y_key, path)
+    if y.ndim == 0:
+        raise DataError(f"{y_key!r} is a single value; it needs one entry per row of {x_key!r}", path,
+                        array=y_key)
     if len(y) != len(X):
-        raise DataError(f"{y_key!r} has {len(y)} entries but {x_key!r} has {len(X)} rows", path, column=y_key)
+        raise DataError(f"{y_key!r} has {len(y)} entries but {x_key!r} has {len(X)} rows", path, array=y_key)
     y = _as_labels_if_integral(y) if np.issubdtype(y.dtype, np.floating) else y.astype(np.int64)
     return X.astype(dtype), y
 
 
 def _check_numeric(array, key, path):
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise DataError(f"array {key!r} has dtype {array.dtype}; it must be numeric", path, column=key)
+        raise DataError(f"array {key!r} has dtype {array.dtype}; it must be numeric", path, array=key)
     if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
         bad = np.argwhere(~np.isfinite(array))
         if len(bad):
             raise DataError(f"array {key!r} holds a non-finite value {array[tuple(bad[0])]} at index "
-                            f"{tuple(int(i) for i in bad[0])} ({len(bad)} in all)", path, column=key)
+                            f"{tuple(int(i) for i in bad[0])} ({len(bad)} in all)", path, array=key)
     return array
 
 

@@ -55,16 +55,16 @@ def load(path, return_metadata=False, device=None):
     Files from other safetensors writers load as state dicts. Nothing in the
     file is executed. Files hold host arrays, so one saved from a GPU loads on
     a CPU; ``device='cuda'`` puts the module or tensors on the GPU.
+
+    The stored architecture is checked against the tensors in the file (names, shapes, float or
+    integer kind) *before* any module is built, so a small file cannot make ``load`` allocate
+    more than the file holds. Raises :class:`SafetensorsError` naming the file for a damaged
+    file or an architecture that is malformed (missing keys, wrong types, unknown layers, absurd
+    nesting) or does not match the tensors; OSError when the file cannot be read.
     """
-    from ..nn.arch import ArchitectureError, build
     arrays, meta = load_tensors(path)
     if ARCH_KEY in meta:
-        try:
-            desc = json.loads(meta[ARCH_KEY])
-            obj = _rebuild(build, desc, arrays, path)
-        except (json.JSONDecodeError, ArchitectureError) as exc:
-            raise SafetensorsError(f"{path}: the stored architecture cannot be rebuilt ({exc}); "
-                                   f"load the weights with rg.io.load_tensors instead") from exc
+        obj = _rebuild(parse_architecture(meta[ARCH_KEY], path), arrays, path)
     else:
         obj = OrderedDict((k, Tensor(v)) for k, v in arrays.items())
     if device is not None and parse_device(device, "rg.load: device") != "cpu":
@@ -75,24 +75,59 @@ def load(path, return_metadata=False, device=None):
     return (obj, meta) if return_metadata else obj
 
 
-def _rebuild(build, desc, arrays, path):
-    """Build the module without disturbing the global generator, then put the stored values in."""
+def parse_architecture(text: str, path: object) -> object:
+    """The architecture description stored as JSON ``text``; SafetensorsError naming ``path`` if unreadable."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:       # JSONDecodeError is a ValueError
+        raise SafetensorsError(f"{path}: the stored architecture is not valid JSON ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}); load the weights with rg.io.load_tensors instead") from None
+
+
+def check_architecture(desc: object, arrays: "dict[str, np.ndarray]", path: object) -> None:
+    """Compare ``desc`` with the tensors read from ``path`` (names, shapes, kinds); nothing is built."""
+    from ..nn.arch_check import ArchitectureError, expected_state
+    try:
+        # the bound stops a description that names 10^9 tensors; the slack lets a few missing ones be listed
+        expected = expected_state(desc, max_tensors=len(arrays) + 100)
+    except ArchitectureError as exc:
+        raise SafetensorsError(f"{path}: the stored architecture cannot be rebuilt ({exc}); "
+                               f"load the weights with rg.io.load_tensors instead") from None
+    missing = [k for k in expected if k not in arrays]
+    extra = [k for k in arrays if k not in expected]
+    if missing or extra:
+        raise SafetensorsError(f"{path}: tensors do not match the stored architecture: missing {missing[:20]}, "
+                               f"unexpected {extra[:20]}")
+    for k, (shape, kind) in expected.items():
+        arr = arrays[k]
+        if tuple(arr.shape) != shape:
+            raise SafetensorsError(f"{path}: tensor {k!r} has shape {tuple(arr.shape)}, the "
+                                   f"architecture needs {shape}")
+        if (arr.dtype.kind != "f") if kind == "f" else (arr.dtype.kind not in "iu"):
+            need = "a floating-point" if kind == "f" else "an integer"
+            raise SafetensorsError(f"{path}: tensor {k!r} has dtype {arr.dtype}, the architecture needs "
+                                   f"{need} tensor")
+
+
+def _rebuild(desc, arrays, path):
+    """Check ``desc`` against the arrays, build the module without disturbing the global generator,
+    then put the stored values in."""
     from .. import backend
+    from ..nn.arch import ArchitectureError, build
+    check_architecture(desc, arrays, path)
     gen = backend.default_generator()
     saved = gen.bit_generator.state
     try:
         model = build(desc)
+    except ArchitectureError as exc:
+        raise SafetensorsError(f"{path}: the stored architecture cannot be rebuilt ({exc}); "
+                               f"load the weights with rg.io.load_tensors instead") from None
     finally:
         gen.bit_generator.state = saved
     own = model.state_dict()
-    missing = [k for k in own if k not in arrays]
-    extra = [k for k in arrays if k not in own]
-    if missing or extra:
-        raise SafetensorsError(f"{path}: tensors do not match the stored architecture: missing {missing}, "
-                               f"unexpected {extra}")
+    if set(own) != set(arrays) or any(tuple(arrays[k].shape) != t.shape for k, t in own.items()):
+        # cannot happen while arch_check's tables match the layers (tested for every layer type)
+        raise SafetensorsError(f"{path}: the built module's tensors differ from the checked architecture")
     for k, t in own.items():
-        if tuple(arrays[k].shape) != t.shape:
-            raise SafetensorsError(f"{path}: tensor {k!r} has shape {tuple(arrays[k].shape)}, the "
-                                   f"architecture needs {t.shape}")
         t.data = arrays[k]
     return model

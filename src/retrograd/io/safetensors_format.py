@@ -11,6 +11,7 @@ structural checks alone.
 """
 import hashlib
 import json
+import math
 import os
 import struct
 
@@ -79,8 +80,11 @@ def save_tensors(tensors, path, metadata=None):
 def load_tensors(path, verify=True):
     """Read a safetensors file: returns (``{name: ndarray}``, ``{str: str}`` metadata).
 
-    Raises SafetensorsError naming the file for a truncated, corrupted or
-    foreign file; with ``verify`` a retrograd digest, when present, must match.
+    Raises SafetensorsError naming the file for a truncated, corrupted or foreign file (any header
+    the format does not allow: bad JSON, nesting, types, dtypes, shapes, offsets that overlap,
+    leave gaps or pass the end of the file); with ``verify`` a retrograd digest, when present, must
+    match. OSError when the file cannot be opened or read. Nothing is allocated beyond the file's
+    own size (the data are read once and each tensor copied out of them).
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
@@ -97,29 +101,25 @@ def load_tensors(path, verify=True):
              f"not a safetensors file, or truncated")
     try:
         header = json.loads(raw[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        fail(f"header is not valid JSON ({exc}): corrupted, or not a safetensors file")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:   # JSONDecodeError is a ValueError
+        fail(f"header is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}): corrupted, or not a "
+             "safetensors file")
     if not isinstance(header, dict):
         fail("header is not a JSON object: not a safetensors file")
-    metadata = header.get("__metadata__", {}) or {}
+    metadata = header.get("__metadata__", {})
+    if metadata is None:
+        metadata = {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         fail("__metadata__ must map strings to strings: corrupted header")
     data = memoryview(raw)[8 + n:]
-    entries = sorted(((k, v) for k, v in header.items() if k != "__metadata__"),
-                     key=lambda kv: _offsets(kv, fail)[0])
+    entries = [(k, v) for k, v in header.items() if k != "__metadata__"]
+    layout = {name: _entry_layout(name, info, fail) for name, info in entries}
     tensors, expected_start, chunks = {}, 0, []
-    for name, info in entries:
-        begin, end = _offsets((name, info), fail)
-        code, shape = info.get("dtype"), info.get("shape")
-        if code not in DTYPES:
-            fail(f"tensor {name!r} has dtype {code!r}, which this reader does not support "
-                 f"(supported: {', '.join(DTYPES)})")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-            fail(f"tensor {name!r} has an invalid shape {shape!r}")
-        dt = np.dtype(DTYPES[code])
-        if begin != expected_start or end - begin != dt.itemsize * int(np.prod(shape, dtype=np.int64)):
-            fail(f"tensor {name!r}: data offsets [{begin}, {end}] do not match its shape {shape} and "
-                 f"dtype {code} or leave a gap: corrupted header")
+    for name in sorted(layout, key=lambda k: layout[k][0]):
+        begin, end, dt, shape = layout[name]
+        if begin != expected_start:
+            fail(f"tensor {name!r}: data offsets [{begin}, {end}] do not match its shape {list(shape)} and "
+                 f"dtype or leave a gap or an overlap: corrupted header")
         if end > len(data):
             fail(f"tensor {name!r} needs bytes up to {end} but the data section has only {len(data)}: "
                  f"the file is truncated")
@@ -134,26 +134,38 @@ def load_tensors(path, verify=True):
     if digest is not None:
         metadata = {k: v for k, v in metadata.items() if k != DIGEST_KEY}
         if verify:
-            check = dict(header)
-            check["__metadata__"] = metadata
             order = [k for k in header if k != "__metadata__"]
-            ordered = {k: check[k] for k in order}
+            ordered = {k: header[k] for k in order}
             ordered["__metadata__"] = metadata
-            by_offset = [data[header[k]["data_offsets"][0]:header[k]["data_offsets"][1]] for k in order]
+            by_offset = [data[layout[k][0]:layout[k][1]] for k in order]
             if _digest(ordered, by_offset) != digest:
                 fail("checksum mismatch: the file was modified or damaged after it was written "
                      "(a flipped bit?); restore it from a copy")
     # keep the file's order of names (the writer's order), not the offset order
-    names = [k for k in header if k != "__metadata__"]
-    return {k: tensors[k] for k in names}, metadata
+    return {k: tensors[k] for k, _ in entries}, metadata
 
 
-def _offsets(item, fail):
-    name, info = item
+def _is_count(value):
+    return type(value) is int and 0 <= value < 2 ** 63
+
+
+def _entry_layout(name, info, fail):
+    """(begin, end, dtype, shape) of one header entry, every field checked; ``fail`` raises otherwise."""
     if not isinstance(info, dict):
         fail(f"header entry {name!r} is not an object: corrupted header")
-    off = info.get("data_offsets")
-    if not (isinstance(off, list) and len(off) == 2 and all(isinstance(o, int) for o in off)
-            and 0 <= off[0] <= off[1]):
-        fail(f"tensor {name!r} has invalid data_offsets {off!r}")
-    return off
+    off, code, shape = info.get("data_offsets"), info.get("dtype"), info.get("shape")
+    if not (isinstance(off, list) and len(off) == 2 and all(_is_count(o) for o in off) and off[0] <= off[1]):
+        fail(f"tensor {name!r} has invalid data_offsets {off!r:.80}")
+    if not isinstance(code, str) or code not in DTYPES:
+        fail(f"tensor {name!r} has dtype {code!r:.40}, which this reader does not support "
+             f"(supported: {', '.join(DTYPES)})")
+    if not (isinstance(shape, list) and len(shape) <= 64 and all(_is_count(s) for s in shape)):
+        fail(f"tensor {name!r} has an invalid shape {shape!r:.80}")
+    dt = np.dtype(DTYPES[code])
+    if math.prod(max(s, 1) for s in shape) * dt.itemsize >= 2 ** 63:
+        fail(f"tensor {name!r} has shape {shape}, larger than any array can be: corrupted header")
+    begin, end = off
+    if end - begin != dt.itemsize * math.prod(shape):
+        fail(f"tensor {name!r}: data offsets [{begin}, {end}] do not match its shape {shape} and "
+             f"dtype {code}: corrupted header")
+    return begin, end, dt, tuple(shape)

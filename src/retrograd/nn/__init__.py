@@ -8,10 +8,11 @@ from . import functional, init  # noqa: F401
 from .activations import (ELU, GELU, SELU, Elliott, Gaussian, Hardsigmoid, HardSigmoid,  # noqa: F401
                           Hardtanh, HardTanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
                           Softplus, Softsign, Tanh, activation_names, get_activation)
+from .cascade import CascadeNetwork  # noqa: F401
 from .containers import Identity, ModuleDict, ModuleList, Residual, Sequential  # noqa: F401
 from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d, MaxPool2d  # noqa: F401
 from .layers import Dropout, Embedding, Flatten, Linear  # noqa: F401
-from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfSSE,  # noqa: F401
+from .loss_modules import (AtanhError, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfSSE,  # noqa: F401
                            HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, get_loss, loss_names)
 from .module import Module, Parameter  # noqa: F401
 from .recurrent import GRU, LSTM, RNN  # noqa: F401

@@ -3,19 +3,53 @@
 The functions are composites of engine primitives, so every derivative of
 every order follows; the modules only hold their hyper-parameters.
 """
+import math
+
 from ..autograd import functions as F
+from ..autograd.tensor import GradMode, Tensor
 from .module import Module
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def sigmoid(x):
-    """Logistic sigmoid 1/(1+e^-x)."""
+def _check_prime_offset(prime_offset):
+    if not (isinstance(prime_offset, (int, float)) and math.isfinite(prime_offset) and prime_offset >= 0):
+        raise ValueError(f"prime_offset must be a finite number >= 0, got {prime_offset!r}")
+    return float(prime_offset)
+
+
+def _add_prime_offset(y, x, prime_offset):
+    """``y = f(x)`` with ``prime_offset`` added to its derivative, on purpose (Fahlman's flat-spot fix).
+
+    ``x - x.detach()`` is exactly 0 with derivative 1, so ``y + c (x - x.detach())``
+    has y's value bit for bit and the derivative ``f'(x) + c`` — the exact
+    derivative of ``f(x) + c x``, so second derivatives stay consistent.
+    """
+    if not prime_offset or not (isinstance(x, Tensor) and x.requires_grad and GradMode.enabled):
+        return y
+    return y + (x - x.detach()) * prime_offset
+
+
+def sigmoid(x, prime_offset=0.0):
+    """Logistic sigmoid 1/(1+e^-x).
+
+    ``prime_offset=c`` (Fahlman 1988's flat-spot fix, c = 0.1 in his
+    experiments) leaves the value unchanged but back-propagates
+    ``σ(x)(1 − σ(x)) + c`` instead of the true derivative, so that saturated
+    units (σ near 0 or 1, derivative near 0) still pass an error signal. The
+    gradient is then deliberately *not* the derivative of the function
+    computed: a finite-difference check fails by c.
+    """
+    if prime_offset:
+        return _add_prime_offset(F.sigmoid(x), x, _check_prime_offset(prime_offset))
     return F.sigmoid(x)
 
 
-def tanh(x):
+def tanh(x, prime_offset=0.0):
+    """Hyperbolic tangent; ``prime_offset`` adds a constant to its derivative as in ``sigmoid``."""
+    if prime_offset:
+        return _add_prime_offset(F.tanh(x), x, _check_prime_offset(prime_offset))
     return F.tanh(x)
 
 
@@ -119,8 +153,24 @@ def _module(cls_name, fn, name, params=()):
     return cls
 
 
-Sigmoid = _module("Sigmoid", sigmoid, "sigmoid")
-Tanh = _module("Tanh", tanh, "tanh")
+class _FlatSpotActivation(_Activation):
+    """A sigmoid-shaped activation with Fahlman's optional ``prime_offset`` (see ``sigmoid``).
+
+    The offset is stored only when it is not 0, so a plain ``Sigmoid()`` prints,
+    describes and saves exactly as before the option existed.
+    """
+
+    def __init__(self, prime_offset=0.0):
+        prime_offset = _check_prime_offset(prime_offset)
+        _Activation.__init__(self, **({"prime_offset": prime_offset} if prime_offset else {}))
+
+
+Sigmoid = type("Sigmoid", (_FlatSpotActivation,), {
+    "fn": staticmethod(sigmoid), "name": "sigmoid",
+    "__doc__": "Module form of ``sigmoid``: ``Sigmoid(prime_offset=0.1)`` adds Fahlman's offset to its derivative."})
+Tanh = type("Tanh", (_FlatSpotActivation,), {
+    "fn": staticmethod(tanh), "name": "tanh",
+    "__doc__": "Module form of ``tanh``: ``Tanh(prime_offset=0.1)`` adds a constant to its derivative."})
 ReLU = _module("ReLU", relu, "relu")
 LeakyReLU = _module("LeakyReLU", leaky_relu, "leaky_relu", (("negative_slope", 0.01),))
 ELU = _module("ELU", elu, "elu", (("alpha", 1.0),))

@@ -5,11 +5,13 @@
 a known retrograd layer (a user subclass): the caller then stores only the
 state dict. ``build(desc)`` constructs the module again from that dict; it
 only ever instantiates classes from the table below, so a description read
-from a file cannot run arbitrary code.
+from a file cannot run arbitrary code; ``arch_check`` checks a description
+(and gives the tensor shapes it implies) before anything is built.
 """
 from . import activations as A
 from . import containers as C
-from . import conv, layers, norm, recurrent
+from . import cascade, conv, layers, norm, recurrent
+from .arch_check import ArchitectureError, children_of, expected_state  # noqa: F401 - re-exported
 
 
 def _attrs(*names):
@@ -50,6 +52,8 @@ LEAVES = {
     "GRU": (recurrent.GRU, _attrs(*_RNN)),
     "RNN": (recurrent.RNN, _attrs(*_RNN, "nonlinearity")),
     "Identity": (C.Identity, lambda m: {}),
+    "CascadeNetwork": (cascade.CascadeNetwork, lambda m: {"n_inputs": m.n_inputs, "n_outputs": m.n_outputs,
+                                                          "hidden": list(m.hidden), "output": m.output_activation}),
 }
 for _cls in A.ACTIVATIONS.values():
     LEAVES[_cls.__name__] = (_cls, lambda m: dict(m.kw))
@@ -77,17 +81,21 @@ def describe(module):
     return {"type": name, "args": entry[1](module)}
 
 
-class ArchitectureError(ValueError):
-    """A stored architecture description names an unknown layer or has invalid arguments."""
-
-
 def build(desc):
-    """The module described by ``desc`` (from ``describe``), freshly initialised."""
-    if not isinstance(desc, dict) or "type" not in desc:
-        raise ArchitectureError(f"architecture description must be an object with a 'type', got {desc!r:.80}")
+    """The module described by ``desc`` (from ``describe``), freshly initialised.
+
+    The description is checked first, in full, by ``arch_check.expected_state`` (layer types,
+    argument types and ranges, nesting depth, module count); any problem, and any error a layer's
+    constructor raises for its arguments, is an :class:`ArchitectureError`.
+    """
+    expected_state(desc)
+    return _construct(desc)
+
+
+def _construct(desc):
     kind = desc["type"]
     if kind in ("Sequential", "ModuleList", "ModuleDict"):
-        items = [(k, build(d)) for k, d in desc.get("children", [])]
+        items = [(k, _construct(d)) for k, d in children_of(desc)]
         if kind == "Sequential":
             from collections import OrderedDict
             return C.Sequential(OrderedDict(items))
@@ -95,14 +103,9 @@ def build(desc):
             return C.ModuleList([m for _, m in items])
         return C.ModuleDict(dict(items))
     if kind == "Residual":
-        return C.Residual(build(desc["body"]), build(desc["shortcut"]))
-    if kind not in LEAVES:
-        raise ArchitectureError(f"unknown layer type {kind!r} in the architecture description; "
-                                f"known: {', '.join(sorted(LEAVES))}")
+        return C.Residual(_construct(desc["body"]), _construct(desc["shortcut"]))
     args = desc.get("args", {})
-    if not isinstance(args, dict):
-        raise ArchitectureError(f"arguments of {kind} must be an object, got {args!r:.80}")
     try:
         return LEAVES[kind][0](**args)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         raise ArchitectureError(f"cannot build {kind} from {args}: {exc}") from exc

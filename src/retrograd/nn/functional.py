@@ -4,7 +4,7 @@ from .activations import (elu, gaussian, gelu, hard_sigmoid, hard_tanh, identity
                           log_softmax, relu, selu, sigmoid, silu, softmax, softplus, softsign, tanh)
 from .conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d,  # noqa: F401
                    unfold)
-from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
+from .losses import (atanh_error, binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                      cross_entropy, half_sse, huber_loss, kl_div, l1_loss, mse_loss, nll_loss)
 
 elliott = softsign

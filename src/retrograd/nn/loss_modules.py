@@ -34,6 +34,9 @@ def _loss_class(cls_name, fn, name, default_reduction="mean", doc=None):
 
 HalfSSE = _loss_class("HalfSSE", L.half_sse, "half_sse", "sum",
                       "E = ½ Σ (y − t)², the classic backprop error (default reduction 'sum').")
+AtanhError = _loss_class("AtanhError", L.atanh_error, "atanh_error", "sum",
+                         "Fahlman's hyperbolic-arctangent error (error term log((1+d)/(1−d)), clipped at ±17); "
+                         "default reduction 'sum'.")
 MSELoss = _loss_class("MSELoss", L.mse_loss, "mse")
 L1Loss = _loss_class("L1Loss", L.l1_loss, "l1")
 HuberLoss = _loss_class("HuberLoss", L.huber_loss, "huber")
@@ -44,12 +47,12 @@ BCEWithLogitsLoss = _loss_class("BCEWithLogitsLoss", L.binary_cross_entropy_with
                                 "bce_with_logits")
 KLDivLoss = _loss_class("KLDivLoss", L.kl_div, "kl_div")
 
-LOSSES = {cls.name: cls for cls in (HalfSSE, MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss,
+LOSSES = {cls.name: cls for cls in (HalfSSE, AtanhError, MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss,
                                     BCELoss, BCEWithLogitsLoss, KLDivLoss)}
 _ALIASES = {"sse": "half_sse", "half_sum_squared": "half_sse", "mse_loss": "mse", "l1_loss": "l1",
             "mae": "l1", "huber_loss": "huber", "ce": "cross_entropy", "nll_loss": "nll",
             "binary_cross_entropy": "bce", "binary_cross_entropy_with_logits": "bce_with_logits",
-            "kl": "kl_div", "kldiv": "kl_div"}
+            "kl": "kl_div", "kldiv": "kl_div", "atanh": "atanh_error"}
 
 
 def loss_names():

@@ -91,6 +91,35 @@ def half_sse(y, t, reduction="sum", sample_weight=None):
     return _reduce(per, reduction, sample_weight, "half_sse")
 
 
+# Fahlman's clip: beyond |y − t| = 0.9999999 the error term is held at ±17 (log(2e7) = 16.8 there)
+ATANH_CLIP = 0.9999999
+ATANH_CLIPPED_TERM = 17.0
+
+
+def atanh_error(y, t, reduction="sum", sample_weight=None):
+    """Fahlman's (1988) hyperbolic-arctangent error: its error term is log((1+d)/(1−d)) = 2 atanh(d), d = y − t.
+
+    Per element ``E(d) = (1+d) log(1+d) + (1−d) log(1−d)``, so that
+    ``∂E/∂y = log((1+d)/(1−d))``: about 2d (the gradient of (y − t)²) for
+    small errors, but growing without bound as |d| → 1, which pulls outputs
+    stuck at the wrong end of a sigmoid out of its flat spot. As in his code,
+    the term is clipped to ±17 where |d| > 0.9999999 (E continues linearly
+    there), so any |d| is allowed. Meant for outputs and targets in a range of
+    width 1 (logistic 0/1, or symmetric ±0.5); reductions as ``half_sse``
+    (``'none'`` sums over the outputs of each sample; the default ``'sum'`` is
+    the total error).
+    """
+    _check_reduction(reduction, "atanh_error")
+    _check_same_shape(y, t, "atanh_error")
+    d = y - t
+    dc = F.clip(d, -ATANH_CLIP, ATANH_CLIP)
+    smooth = (dc + 1.0) * F.log1p(dc) + (1.0 - dc) * F.log1p(-dc)
+    per = smooth + (F.abs(d) - F.abs(dc)) * ATANH_CLIPPED_TERM     # the linear tail beyond the clip
+    if per.ndim > 1:
+        per = F.sum(per, axis=tuple(range(1, per.ndim)))
+    return _reduce(per, reduction, sample_weight, "atanh_error")
+
+
 def mse_loss(y, t, reduction="mean", sample_weight=None):
     _check_reduction(reduction, "mse_loss")
     _check_same_shape(y, t, "mse_loss")

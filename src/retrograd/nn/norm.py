@@ -70,7 +70,7 @@ class _BatchNorm(Module):
         return y
 
     def _update_running(self, mean, var, n):
-        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        self.num_batches_tracked.data[...] += 1     # in place, as torch: `data + 1` gave a NumPy scalar
         mom = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked.data)
         unbiased = var.reshape(-1) * (n / max(n - 1, 1))
         rm, rv = self.running_mean.data, self.running_var.data

@@ -7,6 +7,7 @@ from .hessian_free import HessianFree
 from .lbfgs import LBFGS
 from .levenberg_marquardt import BayesianRegularization, LevenbergMarquardt
 from .optimizer import Optimizer
+from .private import PerExampleClipping
 from .quickprop import Quickprop
 from .registry import get, get_class, names, register
 from .rprop import IRpropMinus, IRpropPlus, RpropMinus, RpropPlus, Sarprop

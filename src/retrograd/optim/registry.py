@@ -14,13 +14,23 @@ def names():
 
 
 def get(name, params, **hyper):
-    """Build the optimizer registered under ``name`` on ``params`` with hyperparameters ``hyper``."""
+    """Build the optimizer registered under ``name`` on ``params`` with hyperparameters ``hyper``.
+
+    ``dp_clip``, ``dp_noise``, ``dp_seed``: wrap a first-order optimizer in DP-SGD's per-example
+    clipping and noise (``retrograd.optim.private``).
+    """
+    private = {k: hyper.pop(k) for k in ("dp_clip", "dp_noise", "dp_seed") if k in hyper}
     if isinstance(name, type):
-        return name(params, **hyper)
-    cls = _REGISTRY.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(names())}")
-    return cls(params, **hyper)
+        cls = name
+    else:
+        cls = _REGISTRY.get(str(name).lower())
+        if cls is None:
+            raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(names())}")
+    opt = cls(params, **hyper)
+    if private:
+        from .private import with_per_example_clipping
+        return with_per_example_clipping(opt, **private)
+    return opt
 
 
 def get_class(name):

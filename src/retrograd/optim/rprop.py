@@ -56,9 +56,8 @@ class _RpropBase(Optimizer):
         state["step"] += 1
         prod = g * state["prev"]
         size = state["step_size"]
-        size[prod > 0] *= etap
-        size[prod < 0] *= etam
-        np.clip(size, lo, hi, out=size)
+        self._adapt_sizes(size, prod, state, group)
+        np.clip(size, lo, hi, out=size)          # last, so that nothing a subclass adds escapes the bounds
         flipped = prod < 0
         delta = -np.sign(g) * size
         if self.forget or self.backtrack:
@@ -69,6 +68,12 @@ class _RpropBase(Optimizer):
         p += delta
         state["delta"] = delta
         state["prev"] = g.copy()           # copy(): NumPy or CuPy alike
+
+    def _adapt_sizes(self, size, prod, state, group):
+        """D *= eta_plus where the gradient kept its sign, eta_minus where it changed (bounds applied after)."""
+        etam, etap = group["etas"]
+        size[prod > 0] *= etap
+        size[prod < 0] *= etam
 
     def _global_state(self):
         return {"last_loss": self._last_loss} if self._last_loss is not None else {}
@@ -100,10 +105,15 @@ class IRpropMinus(_RpropBase):
 class Sarprop(_RpropBase):
     """SARPROP (Treadgold & Gedeon 1998): Rprop- with a weight-decay-like term and annealed noise.
 
-        g' = g + k1 * w * 2^(-T t)   (sign adaptation on g');   after a sign change, if D < k2 * err^2:
-        D <- D * eta_minus + k3 * r * err^2 * 2^(-T t),  r ~ U(0, 1)
+        SA = 2^(-T t);   g' = g + k1 * w * SA   (sign adaptation on g')
+        same sign:    D <- D * eta_plus
+        sign change:  D <- D * eta_minus + k3 * r * err^2 * SA   if D < k2 * err^2   (D before the decrease)
+                      D <- D * eta_minus                         otherwise;   r ~ U(0, 1)
+        D <- clip(D, D_min, D_max)   (after the noise: no step size leaves ``step_sizes``)
 
     ``err`` is the RMS error passed as the closure's loss; ``seed`` fixes the noise.
+    (Clamping before the noise, as this class once did, let the noise lift step sizes
+    to 1e8 within ten epochs of a 1-8-1 sin fit: issue #13, item 10.)
     """
     needs_loss = True
     forget = True
@@ -118,19 +128,22 @@ class Sarprop(_RpropBase):
         self.defaults.update(k1=k1, k2=k2, k3=k3, temperature=temperature)
         self._rng = np.random.default_rng(seed)
 
+    @staticmethod
+    def _anneal(group, t):
+        return 2.0 ** (-group["temperature"] * t)
+
     def update(self, p, g, state, group):
-        t = state["step"] + 1
-        anneal = 2.0 ** (-group["temperature"] * t)
-        g = g + group["k1"] * p * anneal
-        flipped = g * state["prev"] < 0
+        g = g + group["k1"] * p * self._anneal(group, state["step"] + 1)
         super().update(p, g, state, group)
+
+    def _adapt_sizes(self, size, prod, state, group):
         err2 = (self._last_loss or 0.0) ** 2
-        size = state["step_size"]
-        small = flipped & (size < group["k2"] * err2)
-        if small.any():
+        noisy = (prod < 0) & (size < group["k2"] * err2)      # decided on the step size before the decrease
+        super()._adapt_sizes(size, prod, state, group)
+        if noisy.any():
             # drawn on the host from the saved stream, so a run gives the same noise on any device
-            noise = backend.to_device(self._rng.random(int(small.sum())), backend.device_of(size))
-            size[small] += group["k3"] * noise * err2 * anneal
+            noise = backend.to_device(self._rng.random(int(noisy.sum())), backend.device_of(size))
+            size[noisy] += group["k3"] * noise * err2 * self._anneal(group, state["step"])
 
     def _global_state(self):
         out = super()._global_state()

@@ -1,6 +1,7 @@
 """The fit loop, callbacks, stopping rules, checkpoints, progress and metrics."""
 from .autoencoder import Autoencoder, train_autoencoder
 from .callbacks import Callback, CallbackList
+from .cascade import CascadeCorrelation
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .csv_logger import CSVLogger
 from .fit import fit
@@ -17,4 +18,4 @@ __all__ = ["fit", "Trainer", "History", "Callback", "CallbackList", "Checkpoint"
            "ProgressBar", "LRScheduler", "StoppingRule", "MaxEpochs", "ErrorGoal", "MinGradNorm",
            "AllCorrect", "BitFail", "TimeLimit", "EarlyStopping", "FullBatchWarning",
            "get_stopping_rules", "get_metric", "METRICS", "save_checkpoint", "load_checkpoint",
-           "Autoencoder", "train_autoencoder", "ParameterNorms"]
+           "Autoencoder", "train_autoencoder", "ParameterNorms", "CascadeCorrelation"]

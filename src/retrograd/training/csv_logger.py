@@ -30,11 +30,7 @@ class CSVLogger(Callback):
 
 
 def write_atomic(path, text):
-    """Replace ``path`` with ``text``: temp file in the same folder, fsync, rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Replace ``path`` with ``text`` (UTF-8) through ``retrograd.io.atomic_write``."""
+    from ..io.atomic import atomic_write
+    with atomic_write(path) as fh:
+        fh.write(text.encode("utf-8"))

@@ -177,7 +177,8 @@ class Trainer:
             perm = self.placement.order(perm)
             X, y = X[perm], y[perm]  # one gather per epoch; the batches below are then views
         step = self.optimizer.step
-        closure = self._residual_closure if self.closure_kind == "residuals" else self._loss_closure
+        closure = {"residuals": self._residual_closure,
+                   "per_example": self._per_example_closure}.get(self.closure_kind, self._loss_closure)
         events = self.callbacks.wants_batch_events
         fire = self.callbacks.fire
         wrap = Tensor._wrap
@@ -191,10 +192,7 @@ class Trainer:
             self._yb = wrap(batch(y[s:e]))
             if events:
                 fire("on_batch_begin", b, {"batch": b, "size": e - s})
-            self._step_loss = None
-            value = step(closure)
-            if self._step_loss is not None:     # residual closures: the data loss where the step began
-                value = self._step_loss
+            value = step(closure)                 # residual methods return the data loss where the step began
             value = float(value if value is not None else self._last_loss)
             if b == 0:
                 self.guard.first_loss(value)    # the loss at the weights the last epoch ended with
@@ -242,12 +240,15 @@ class Trainer:
         # LM and Bayesian regularisation build the Jacobian themselves: return r, not backpropagated.
         r = self._residuals(self.model(self._xb), self._yb)
         self._last_loss = 0.5 * float(np.sum(r.data * r.data))
-        # The step's first call is at its starting point. That value, not what step() returns, is
-        # the epoch's loss: Bayesian regularisation returns its objective beta*E_D + alpha*E_W,
-        # whose scale moves with beta (to about N/2) and is not the loss.
-        if self._step_loss is None:
-            self._step_loss = self._last_loss
+        # Not the epoch's loss: LM evaluates trial points here (and takes the Jacobian at an accepted
+        # one from that evaluation, so a step may start without a call); step() returns the data loss
+        # where it began (Bayesian regularisation too, not its objective beta*E_D + alpha*E_W).
         return r
+
+    def _per_example_closure(self, params):
+        # per-example clipping (optim/private.py) needs each example's own gradient
+        from .per_example import batch_per_example_grads
+        return batch_per_example_grads(self, params)
 
     @property
     def _residuals(self):
