@@ -126,7 +126,7 @@ AUTOGRAD_LAYERS = [
     ["retrograd.autograd.ops"],
     ["retrograd.autograd.functions", "retrograd.autograd.engine"],
     ["retrograd.autograd.functional", "retrograd.autograd.gradcheck", "retrograd.autograd.tensor_methods",
-     "retrograd.autograd.factories"],
+     "retrograd.autograd.factories", "retrograd.autograd.per_example"],
     ["retrograd.autograd"],
 ]
 

@@ -1,4 +1,4 @@
-"""The per-sample Jacobian's outer products (optim/jacobian.py) written by several threads at once.
+"""The outer products of per-example gradients (optim/jacobian.py, autograd/per_example.py) written by several threads.
 
 Writing J is memory-bound and NumPy ufuncs release the GIL, so two or more
 threads each writing their own rows of J nearly divide the time. Below
@@ -25,10 +25,12 @@ def outer_rows(x: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
 
 
 def _large(x, g, out):
-    return out.size >= THREADED_ABOVE and type(out) is np.ndarray
+    return out.size >= THREADED_ABOVE and WORKERS > 1 and type(out) is np.ndarray
 
 
 def register() -> None:
-    """Have the per-sample Jacobian write large blocks with several threads."""
+    """Have the per-sample Jacobian and the per-example gradients write large blocks with several threads."""
+    from ..autograd import per_example
     from ..optim import jacobian
     jacobian.outer_rows.accelerate(outer_rows, when=_large)
+    per_example.outer_rows.accelerate(outer_rows, when=_large)

@@ -30,7 +30,7 @@ import numpy as np
 from ..autograd.ops.registry import OPS
 from . import lstm_native
 from .blas import blas_threads
-from .scattered import Scattered, dense
+from .scattered import Scattered
 from .workspace import helper_thread, recycled, scratch
 
 
@@ -104,8 +104,16 @@ def numpy_vjp(m: Any, needs: Sequence[bool], g: Any, out: A, x: A, h0: A, c0: A,
               reverse: bool = False, saved: Optional[A] = None) -> tuple:
     """The op's VJP by the NumPy loops, from ``numpy_forward``'s output and acts; g may be lazy."""
     with blas_threads(1):
-        return _numpy_backward(needs, _kernel_layout(dense(g)), _kernel_layout(out), x, h0, c0, w_ih, w_hh,
+        return _numpy_backward(needs, _dense_kernel_layout(g), _kernel_layout(out), x, h0, c0, w_ih, w_hh,
                                reverse, saved)
+
+
+def _dense_kernel_layout(g):
+    """The op's cotangent (2, T, B, H), lazy or not, as a contiguous (2, T, H, B) array for the NumPy loops
+    (their per-step reads and the search for live steps run on contiguous memory)."""
+    if type(g) is Scattered:
+        return g.transposed((0, 1, 3, 2)).dense()
+    return np.ascontiguousarray(_kernel_layout(g))
 
 
 # Multiply-adds of a sequence's batched work (input projection, weight gradients) above

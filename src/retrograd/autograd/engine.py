@@ -174,10 +174,11 @@ def add_shares(inputs, shares, needs, m, grads):
         if prev is None:
             grads[k] = share
         else:
-            grads[k] = _dense(prev) + _dense(share)
+            grads[k] = dense(prev) + dense(share)
 
 
-def _dense(g):
+def dense(g):
+    """A cotangent as an array: a lazy one (``LazyCotangent``) made dense, anything else as it is."""
     return g.dense() if isinstance(g, LazyCotangent) else g
 
 

@@ -22,16 +22,14 @@ inside the recurrent ops, which know their own time-major layouts. Anything
 it cannot split raises ``CannotSplit``; callers (``training.per_example``)
 then fall back to one backward pass per example.
 """
-import os
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .engine import add_shares, topological_order
+from .engine import add_shares, dense, topological_order
 from .ops import OPS
-from .ops.registry import ARRAY_MATH
-from .ops.workspace import helper_thread
-from .scattered import dense
+from .ops.recurrent import gru_kept
+from .ops.registry import ARRAY_MATH, Accelerated
 from .tensor import Tensor
 
 Rule = Callable[..., Dict[int, np.ndarray]]
@@ -219,7 +217,7 @@ def _dense(t, slots, g, args, kw, n, outs):
             buf = outs.get(j)
             if xs.shape[1] == 1:                                # one row per example: outer products
                 buf = np.empty((n,) + p.shape, dtype=np.result_type(x, g)) if buf is None else buf
-                _outer_rows(xs[:, 0], gs[:, 0], buf)
+                outer_rows(xs[:, 0], gs[:, 0], buf)
                 out[j] = buf
             else:
                 out[j] = np.einsum("nti,nto->nio", xs, gs, out=buf) if buf is not None else \
@@ -229,25 +227,13 @@ def _dense(t, slots, g, args, kw, n, outs):
     return out
 
 
-_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
-_THREADED_ABOVE = 1 << 20          # elements; below this a thread hand-off costs more than it saves
-
-
 def _outer_rows(x: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
-    """out[e] = outer(x[e], g[e]); large blocks split over the shared helper threads.
+    """out[e] = outer(x[e], g[e]) without a temporary (retrograd.accel writes large blocks with several threads:
+    the 784-256-10 MLP's first layer is 51 M numbers per batch of 256)."""
+    np.multiply(x[:, :, None], g[:, None, :], out=out)
 
-    Writing the result is memory-bound (the 784-256-10 MLP's first layer is 51 M
-    numbers per batch of 256) and NumPy releases the GIL, so threads that each
-    write their own examples nearly divide the time (as for the LM Jacobian).
-    """
-    if out.size < _THREADED_ABOVE or _WORKERS == 1:
-        np.multiply(x[:, :, None], g[:, None, :], out=out)
-        return
-    step = -(-len(x) // _WORKERS)
 
-    def rows(a: int) -> None:
-        np.multiply(x[a:a + step, :, None], g[a:a + step, None, :], out=out[a:a + step])
-    list(helper_thread("per_example", _WORKERS).map(rows, range(0, len(x), step)))
+outer_rows = Accelerated(_outer_rows)
 
 
 @rule("add", "sub", "mul", "div", "maximum", "minimum", "pow", "where")
@@ -334,18 +320,22 @@ def _rnn(t, slots, g, args, kw, n, outs):
 
 @rule("gru_seq")
 def _gru(t, slots, g, args, kw, n, outs):
-    """GRU (gates r, z, n), out (T, B, 5H) = [h, r, z, n, W_hn h + b_hn]; the input and hidden gate gradients differ."""
-    x, h0, w_ih, w_hh = args[:4]
+    """GRU (gates r, z, n), out (T, B, H) = h, saved (T, B, 4H) = [r, z, n, W_hn h + b_hn]; the input and hidden
+    gate gradients differ."""
+    x, h0, w_ih, w_hh, b_ih, b_hh = args[:6]
     H = h0.shape[-1]
-    o = t.data
-    h, r, z, nn_, hn = (o[..., i * H:(i + 1) * H] for i in range(5))
+    h = t.data
     order = _steps(x.shape[0], kw.get("reverse", False))
     h_prev = _previous(np.ascontiguousarray(h), h0, order)
-    dGx = np.empty(x.shape[:2] + (3 * H,), dtype=o.dtype)
+    kept = kw.get("saved")
+    if kept is None:
+        kept = gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh)
+    r, z, nn_, hn = (kept[..., i * H:(i + 1) * H] for i in range(4))
+    dGx = np.empty(x.shape[:2] + (3 * H,), dtype=h.dtype)
     dGh = np.empty_like(dGx)
-    dh = np.zeros_like(h0, dtype=o.dtype)
+    dh = np.zeros_like(h0, dtype=h.dtype)
     for t_ in reversed(order):
-        dh = dh + g[t_, :, :H]
+        dh = dh + g[t_]
         dn = dh * (1.0 - z[t_]) * (1.0 - nn_[t_] * nn_[t_])
         dGx[t_, :, 2 * H:] = dn
         dGh[t_, :, 2 * H:] = dn * r[t_]
@@ -362,13 +352,11 @@ def _sigmoid(a):
 
 @rule("lstm_seq")
 def _lstm(t, slots, g, args, kw, n, outs):
-    """LSTM (gates i, f, g, o), out (2, T, H, B) = [h, c] feature-major; the gates are recomputed from h, c and x."""
+    """LSTM (gates i, f, g, o), out (2, T, B, H) = [h, c]; the gates are recomputed from h, c and x."""
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = args[:7]
     H = h0.shape[-1]
-    hs = t.data[0].transpose(0, 2, 1)                                     # (T, B, H)
-    cs = t.data[1].transpose(0, 2, 1)
-    gh = g[0].transpose(0, 2, 1)
-    gc = g[1].transpose(0, 2, 1)
+    hs, cs = t.data                                                       # (T, B, H) each
+    gh, gc = g
     order = _steps(x.shape[0], kw.get("reverse", False))
     h_prev = _previous(np.ascontiguousarray(hs), h0, order)
     c_prev = _previous(np.ascontiguousarray(cs), c0, order)

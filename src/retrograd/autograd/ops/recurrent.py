@@ -170,7 +170,7 @@ def gru_seq_vjp(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, 
     T, B, _ = x.shape
     H = h0.shape[-1]
     h_prev = _previous(out, h0, reverse)
-    kept = saved if saved is not None else _gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh)
+    kept = saved if saved is not None else gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh)
     dx_gates = xp.empty((T, B, 3 * H), dtype=out.dtype)   # gradients at the input's and the state's
     dh_gates = xp.empty((T, B, 3 * H), dtype=out.dtype)   # share of every step's gates
     dh = xp.zeros((B, H), dtype=out.dtype)
@@ -192,8 +192,8 @@ def gru_seq_vjp(m, needs, g, out, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, 
     return dx, dh if needs[1] else None, dw_ih, dw_hh, db_ih, db_hh
 
 
-def _gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh):
-    """r, z, n, W_hn h + b_hn of every step, recomputed from the states entering them."""
+def gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh):
+    """r, z, n, W_hn h + b_hn of every step (T, B, 4H), recomputed from the states entering them (T, B, H)."""
     H = h_prev.shape[-1]
     xw, hw = _project(x, w_ih) + b_ih, _project(h_prev, w_hh) + b_hh
     rz = _sigmoid(xw[..., :2 * H] + hw[..., :2 * H])

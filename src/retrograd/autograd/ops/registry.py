@@ -32,7 +32,7 @@ from their values. The first version that applies runs, and the recorded node
 keeps it, so the backward uses the VJP paired with the forward that made its
 saved work. An op without versions pays one attribute test per call. Plain
 functions that the wing may speed up are wrapped in ``Accelerated``; the
-optimizers' hook (``Optimizer.accelerate``) reads the same switch.
+optimizers' hooks (``Optimizer.accelerate_update`` and ``accelerate_step``) read the same switch.
 
 The switch: ``acceleration_enabled()`` is true unless ``RETROGRAD_ACCEL=0`` is
 in the environment; ``enable_acceleration(False)`` turns every version off
