@@ -158,7 +158,7 @@ def gru_vjp(m: Any, needs: Any, g: Any, out: Any, x: Any, h0: Any, w_ih: Any, w_
     H = h0.shape[-1]
     g = contiguous(g)
     h_prev = contiguous(ref._previous(out, h0, reverse))
-    kept = saved if saved is not None else ref._gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh)
+    kept = saved if saved is not None else ref.gru_kept(x, h_prev, w_ih, w_hh, b_ih, b_hh)
     kept = contiguous(kept)
     dx_gates = cp.empty((T, B, 3 * H), dtype=out.dtype)
     dh_gates = cp.empty((T, B, 3 * H), dtype=out.dtype)
