@@ -42,12 +42,17 @@ class _Seq(rg.nn.Module):
         return self.head(out[:, -1])
 
 
+# Short runs of well-conditioned steps: the GPU's sums are ordered differently (cuBLAS, the fused
+# kernels), and methods that amplify rounding (Adam on gradients near 0 after batch norm, L-BFGS near
+# its solution) would turn 1e-16 into 1e-9 within a few epochs; tests/gpu/test_optimizers.py has
+# every optimizer over a few steps.
 CASES = {
     "mlp_sgd": (_mlp, lambda X: X, "sgd", {"lr": 0.05, "momentum": 0.9}, "minibatch"),
     "mlp_adam": (_mlp, lambda X: X, "adam", {"lr": 0.01}, "minibatch"),
-    "mlp_lbfgs": (_mlp, lambda X: X, "lbfgs", {"line_search_fn": "strong_wolfe"}, "batch"),
+    "mlp_lbfgs": (_mlp, lambda X: X, "lbfgs", {"line_search_fn": "strong_wolfe", "max_iter": 4}, "batch"),
     "mlp_rprop": (_mlp, lambda X: X, "rprop", {}, "batch"),
-    "conv_bn_adam": (_conv, lambda X: np.tile(X, 9)[:, :36].reshape(-1, 1, 6, 6), "adam", {"lr": 0.01}, "minibatch"),
+    "conv_bn_sgd": (_conv, lambda X: np.tile(X, 9)[:, :36].reshape(-1, 1, 6, 6), "sgd",
+                    {"lr": 0.02, "momentum": 0.9}, "minibatch"),
     "lstm_adam": (_Seq, lambda X: np.tile(X, 5)[:, :18].reshape(-1, 6, 3), "adam", {"lr": 0.01}, "minibatch"),
 }
 
@@ -61,7 +66,7 @@ def test_fit_on_gpu_matches_cpu(name, dtype):
     out = {}
     for device in ("cpu", "cuda"):
         model = make(dtype)
-        h = rg.fit(model, "cross_entropy", rg.optim.get(opt, model.parameters(), **hyper), (X, y), epochs=3,
+        h = rg.fit(model, "cross_entropy", rg.optim.get(opt, model.parameters(), **hyper), (X, y), epochs=2,
                    mode=mode, batch_size=16, quiet=True, device=device, validation_split=0.25,
                    metrics=["accuracy"])
         assert all(backend.device_of(p.data) == device for p in model.parameters())

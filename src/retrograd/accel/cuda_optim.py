@@ -14,6 +14,8 @@ costs no host read at all.
 import math
 from typing import Any
 
+import numpy as np
+
 from ..optim.first_order import SGD, Adam
 from ..optim.lbfgs import two_loop
 from .cuda_common import all_on_gpu, available, kernel
@@ -91,15 +93,18 @@ def sgd_update(p: Any, g: Any, state: dict, group: dict) -> None:
 
 def device_two_loop(q: Any, h_diag: float, dirs: list, stps: list, ro: list) -> Any:
     """L-BFGS's two-loop recursion with its coefficients kept on the GPU (no host reads)."""
+    # the reference's arithmetic: coefficients in float64 (its Python floats), each rounded to the
+    # vectors' dtype where it scales one (as NumPy does with a Python float), so the iterates agree
     al: list = [None] * len(dirs)
     q = q.copy()
+    dtype = q.dtype
     for i in range(len(dirs) - 1, -1, -1):
-        al[i] = stps[i].dot(q) * ro[i]
-        q -= al[i] * dirs[i]
+        al[i] = stps[i].dot(q).astype(np.float64) * ro[i]
+        q -= al[i].astype(dtype) * dirs[i]
     r = q * h_diag
     for i in range(len(dirs)):
-        be = dirs[i].dot(r) * ro[i]
-        r += (al[i] - be) * stps[i]
+        be = dirs[i].dot(r).astype(np.float64) * ro[i]
+        r += (al[i] - be).astype(dtype) * stps[i]
     return r
 
 

@@ -179,12 +179,12 @@ def gru_vjp(m: Any, needs: Any, g: Any, out: Any, x: Any, h0: Any, w_ih: Any, w_
 
 
 def _rnn_kernels(cp: Any) -> tuple:
-    step = {"tanh": cp.ElementwiseKernel("T hz", "T row", "row = tanh(row + hz)", "retrograd_rnn_tanh"),
-            "relu": cp.ElementwiseKernel("T hz", "T row", "T v = row + hz; row = v > (T)0 ? v : (T)0",
+    step = {"tanh": cp.ElementwiseKernel("T hz", "T row", "row = tanh(row + hz);", "retrograd_rnn_tanh"),
+            "relu": cp.ElementwiseKernel("T hz", "T row", "T v = row + hz; row = v > (T)0 ? v : (T)0;",
                                          "retrograd_rnn_relu")}
-    back = {"tanh": cp.ElementwiseKernel("T dh, T g, T h", "T d", "T s = dh + g; d = s * ((T)1 - h * h)",
+    back = {"tanh": cp.ElementwiseKernel("T dh, T g, T h", "T d", "T s = dh + g; d = s * ((T)1 - h * h);",
                                          "retrograd_rnn_tanh_back"),
-            "relu": cp.ElementwiseKernel("T dh, T g, T h", "T d", "d = h > (T)0 ? dh + g : (T)0",
+            "relu": cp.ElementwiseKernel("T dh, T g, T h", "T d", "d = h > (T)0 ? dh + g : (T)0;",
                                          "retrograd_rnn_relu_back")}
     return step, back
 
