@@ -144,7 +144,8 @@ def test_estimators_train_on_the_gpu():
     assert type(r.predict(X)) is np.ndarray
 
 
-@pytest.mark.parametrize("config", ["xor_classic.toml", "two_spirals_rprop.toml", "digits_sgd.toml"])
+@pytest.mark.parametrize("config", ["xor_classic.toml", "two_spirals_rprop.toml", "digits_sgd.toml",
+                                    "two_spirals_cascor.toml"])
 def test_a_shipped_example_config_trains_with_device_cuda(tmp_path, config):
     if config == "digits_sgd.toml":
         pytest.importorskip("sklearn")
