@@ -29,11 +29,16 @@ import gpu_workloads as W  # noqa: E402
 import retrograd as rg  # noqa: E402
 
 RESULTS = []
+OUT_FILE = [None]      # --out: each line is appended as it is made, so a stage cut by its time limit keeps them
 
 
 def emit(**fields):
     RESULTS.append(fields)
-    print(json.dumps(fields), flush=True)
+    line = json.dumps(fields)
+    print(line, flush=True)
+    if OUT_FILE[0]:
+        with open(OUT_FILE[0], "a") as fh:
+            fh.write(line + "\n")
 
 
 def _cupy_sync():
@@ -297,6 +302,7 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", default=["W3x16", "W2", "W4", "W5"])
     parser.add_argument("--out", help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
+    OUT_FILE[0] = args.out
     if not rg.gpu_available():
         print(json.dumps({"skipped": "no CuPy with a GPU"}))
         return 0
@@ -315,9 +321,6 @@ def main(argv=None):
             continue
         emit(workload=name, summary=True, ratio_vs_torch=None if theirs is None else round(ours / theirs, 3),
              target=0.9 if name == "W3x16" else None)
-    if args.out:
-        with open(args.out, "a") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in RESULTS)
     return 0
 
 

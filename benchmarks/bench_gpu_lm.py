@@ -29,11 +29,16 @@ import retrograd as rg
 
 N, D, HIDDEN = 20000, 50, (200, 200)
 RESULTS = []
+OUT_FILE = [None]      # --out: each line is appended as it is made, so a stage cut by its time limit keeps them
 
 
 def emit(**fields):
     RESULTS.append(fields)
-    print(json.dumps(fields), flush=True)
+    line = json.dumps(fields)
+    print(line, flush=True)
+    if OUT_FILE[0]:
+        with open(OUT_FILE[0], "a") as fh:
+            fh.write(line + "\n")
 
 
 def problem(hidden=HIDDEN, n=N):
@@ -93,6 +98,7 @@ def main(argv=None):
     parser.add_argument("--child-cpu", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
+    OUT_FILE[0] = args.out
     if args.child_cpu:                                      # one CPU iteration, in its own process
         s, p, e = lm_seconds_per_iteration("cpu", 1, warmup=0)
         print(json.dumps({"seconds": s, "weights": p}))
@@ -127,9 +133,6 @@ def main(argv=None):
         emit(workload="LM-50k", summary=True, gpu_s=round(gpu, 4),
              speedup_vs_our_cpu=None if not isinstance(cpu, float) else round(cpu / gpu, 1),
              speedup_vs_trainlm_equivalent_estimate=round(estimate / gpu, 1), target=10)
-    if args.out:
-        with open(args.out, "a") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in RESULTS)
     return 0
 
 

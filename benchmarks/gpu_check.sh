@@ -57,15 +57,22 @@ TESTS_RC=${PIPESTATUS[0]}
 TESTS_LINE=$(grep -E "passed|failed|error" "$LOGDIR/gpu_tests.log" | tail -n 1)
 
 stage "GPU benchmarks: W3x16, W2, W4, W5 against torch CUDA"
-timeout 100 "$PY" benchmarks/bench_gpu.py --quick --out "$BENCH" 2>&1 | tee -a "$LOG" | grep -E "summary|error" || true
+timeout 100 "$PY" benchmarks/bench_gpu.py --quick --out "$BENCH" 2>&1 | tee -a "$LOG" | grep -E "summary|error"
+BENCH_RC=${PIPESTATUS[0]}
 
 stage "Levenberg-Marquardt, 50,601 weights, 20,000 samples"
 timeout 110 "$PY" benchmarks/bench_gpu_lm.py --cpu-limit 50 --iterations 3 --out "$BENCH" 2>&1 | tee -a "$LOG" \
-    | grep -E "summary|trainlm|error" || true
+    | grep -E "summary|trainlm|error"
+LM_RC=${PIPESTATUS[0]}
 
 stage "summary"
 {
     echo "tests: ${TESTS_LINE:-no result} (exit $TESTS_RC)"
+    for pair in "benchmarks:$BENCH_RC" "LM benchmark:$LM_RC"; do
+        rc=${pair##*:}
+        [ "$rc" = 124 ] && echo "${pair%%:*}: cut at the stage's time limit (the lines below are what finished)"
+        [ "$rc" != 0 ] && [ "$rc" != 124 ] && echo "${pair%%:*}: exit $rc (see $LOG)"
+    done
     "$PY" - "$BENCH" <<'EOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
