@@ -137,7 +137,7 @@ def gpu_missing_message(cupy_version: Optional[str], problem: Optional[str]) -> 
         else:
             head = f"device 'cuda' needs CuPy, which is installed but cannot be imported ({problem})"
         return (head + ": " + GPU_EXTRA + " installs CuPy for CUDA 12 (cupy-cuda12x; for CUDA 13, "
-                "pip install cupy-cuda13x); or train on the CPU with device 'cpu'")
+                "pip install 'retrograd[gpu-cuda13]'); or train on the CPU with device 'cpu'")
     detail = f" ({problem})" if problem else ""
     return (f"device 'cuda' asked for: CuPy {cupy_version} is installed but finds no usable GPU{detail}; "
             "check that the NVIDIA driver sees one (nvidia-smi), that CUDA_VISIBLE_DEVICES does not hide "

@@ -1,5 +1,6 @@
 """Basic layers: Linear, Flatten, Dropout, Embedding."""
 import math
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-def dropout_scale(like, p, rng=None):
+def dropout_scale(like: Any, p: float, rng: Any = None) -> Any:
     """The dropout multiplier for an array shaped like ``like``: 1/(1-p) where kept, 0 where dropped.
 
     Drawn from ``rng`` (a NumPy generator for host arrays; for a CuPy array a

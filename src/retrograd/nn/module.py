@@ -1,5 +1,6 @@
 """Module and Parameter: the container that finds its parameters by walking its attributes."""
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -210,7 +211,7 @@ class Module:
                 target.data[...] = backend.to_device(_array_of(state[k]), backend.device_of(target.data))
         return missing, unexpected
 
-    def to(self, *args, device=None, dtype=None):
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> "Module":
         """Move and/or cast every parameter and buffer in place; returns the module.
 
         ``model.to('cuda')``, ``model.to('cpu')``, ``model.to(np.float64)``,

@@ -169,7 +169,7 @@ class Optimizer:
         self.update(p, g, state, group)
 
     # ----------------------------------------------------------- devices and dtypes
-    def to(self, *args, device=None, dtype=None):
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> "Optimizer":
         """Move (and cast, for a floating ``dtype``) every state array in place; returns the optimizer.
 
         ``opt.to('cuda')``, ``opt.to(np.float64)``, ``opt.to('cpu', np.float32)``. The
