@@ -20,8 +20,8 @@ from .autograd.functions import (abs, add, argmax, argmin, astype, broadcast_to,
                                  permute, pow, prod, relu, reshape, sigmoid, sign, sin, softmax,
                                  softplus, split, sqrt, squeeze, stack, std, sub, sum, sum_to,
                                  swapaxes, take_along_axis, tanh, transpose, unsqueeze, var, where)
-from .backend import (default_generator, get_default_dtype, gpu_available, manual_seed,
-                      set_default_dtype)
+from .backend import (DeviceError, default_generator, get_default_dtype, gpu_available,
+                      manual_seed, set_default_dtype)
 
 
 def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False):

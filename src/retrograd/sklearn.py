@@ -13,7 +13,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import nn, optim
+from . import backend, nn, optim
 from .autograd.tensor import GradMode, Tensor
 from .training import fit as _fit
 
@@ -39,7 +39,7 @@ class _BaseMLP(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(32,), activation="tanh", optimizer="lbfgs",
                  optimizer_params=None, loss=None, stop=None, mode="batch", batch_size=32,
-                 epochs=30, random_state=0, verbose=False):
+                 epochs=30, random_state=0, verbose=False, device="cpu"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -51,6 +51,7 @@ class _BaseMLP(BaseEstimator):
         self.epochs = epochs
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     def _validate_hyperparameters(self):
         """Check the constructor's arguments at fit, as scikit-learn estimators do (never in __init__).
@@ -86,6 +87,10 @@ class _BaseMLP(BaseEstimator):
                 raise TypeError(_invalid(self, name, "an int in the range [1, inf)"))
             if not _is_whole(value, 1):
                 raise ValueError(_invalid(self, name, "an int in the range [1, inf)"))
+        try:
+            backend.parse_device(self.device)
+        except ValueError:
+            raise ValueError(_invalid(self, "device", "'cpu' or 'cuda' (or 'cuda:N')")) from None
         rs = self.random_state
         if not (rs is None or _is_whole(rs, 0) or isinstance(rs, (np.random.RandomState, np.random.Generator))):
             raise ValueError(_invalid(self, "random_state", "None, an int >= 0, a RandomState or a Generator"))
@@ -119,7 +124,7 @@ class _BaseMLP(BaseEstimator):
                              epochs=self.epochs, mode=mode, batch_size=self.batch_size,
                              stop=self.stop, seed=self.random_state if isinstance(
                                  self.random_state, (int, np.integer)) else 0,
-                             quiet=not self.verbose)
+                             quiet=not self.verbose, device=self.device)
         self.n_iter_ = self.history_.epochs
         self.loss_ = self.history_.last("loss")
         if self.history_.diverged:     # the History is not where a scikit-learn user looks
@@ -136,7 +141,9 @@ class _BaseMLP(BaseEstimator):
         GradMode.enabled = False
         try:
             self.model_.eval()
-            return self.model_(Tensor._wrap(X.astype(dtype, copy=False))).data
+            device = backend.device_of(self.model_[0].weight.data)   # the model stays where it trained
+            x = backend.to_device(X.astype(dtype, copy=False), device)
+            return backend.to_host(self.model_(Tensor._wrap(x)).data)
         finally:
             GradMode.enabled = saved
 
@@ -157,8 +164,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``'cross_entropy'`` on logits), ``stop`` (stopping rules by name, e.g.
     ``{"goal": 1e-3}``), ``mode`` / ``batch_size`` / ``epochs`` as in
     ``rg.fit`` (full-batch optimizers always run in batch mode), and
-    ``random_state`` (the seed of the initial weights and of the shuffle).
-    float32 inputs train in float32, everything else in float64.
+    ``random_state`` (the seed of the initial weights and of the shuffle),
+    ``device`` (``'cpu'``, or ``'cuda'`` to train on a GPU; predictions come
+    back as NumPy arrays). float32 inputs train in float32, everything else in float64.
     """
 
     def fit(self, X, y):

@@ -69,9 +69,15 @@ ACCELERATED = [
 ]
 
 
+def _is_gpu_version(when):
+    """The GPU kernels' versions (registered only with CuPy) have their rows in tests/gpu/test_kernels.py."""
+    return getattr(when, "__module__", "").startswith("retrograd.accel.cuda_")
+
+
 def test_every_accelerated_op_has_a_row():
     """A new acceleration needs its row here (and so a check against its reference)."""
-    accelerated = {name for name, op in OPS.items() if op.versions}
+    accelerated = {name for name, op in OPS.items()
+                   if any(not _is_gpu_version(when) for when, _ in op.versions)}
     assert accelerated == {name for names, _, _ in ACCELERATED for name in names}
 
 

@@ -14,6 +14,10 @@ faster versions where they apply (see ``autograd/ops/registry.py``):
 * ``compiled`` (with ``trace``): fit's training step recorded and replayed
 * ``blas``: BLAS thread limits; ``jacobian``: threaded outer products
 * ``workspace``: pooled work arrays and helper threads; ``loader``: ctypes
+* ``cuda_recurrent``, ``cuda_conv``, ``cuda_losses``, ``cuda_optim``: GPU
+  kernels for CuPy arrays (fused LSTM/GRU/RNN steps, one-kernel col2im,
+  one-kernel softmax cross-entropy, fused Adam/SGD updates, L-BFGS's
+  two loops without host reads); registered only when CuPy imports
 
 ``enabled(False)`` turns all of them off in the calling thread (also as
 ``with rg.accel.enabled(False):``), as does ``RETROGRAD_ACCEL=0`` for the
@@ -21,7 +25,8 @@ process; ``RETROGRAD_NATIVE=0`` turns off only the C kernels.
 """
 from ..autograd.ops.registry import acceleration_enabled as is_enabled
 from ..autograd.ops.registry import enable_acceleration as enabled
-from . import adam, blas, compiled, conv, jacobian, lstm_native, packed, recurrent, scattered
+from . import (adam, blas, compiled, conv, cuda_conv, cuda_losses, cuda_optim, cuda_recurrent, jacobian,
+               lstm_native, packed, recurrent, scattered)
 from .compiled import CompiledStep
 from .trace import NotTraceable, Program, trace
 
@@ -31,7 +36,8 @@ def compiled_kernels() -> dict[str, bool]:
     return {"lstm": lstm_native.available(), "adam": adam.available()}
 
 
-for _part in (scattered, recurrent, conv, adam, packed, compiled, blas, jacobian):
+for _part in (scattered, recurrent, conv, adam, packed, compiled, blas, jacobian,
+              cuda_recurrent, cuda_conv, cuda_losses, cuda_optim):
     _part.register()
 
 __all__ = ["enabled", "is_enabled", "compiled_kernels", "CompiledStep", "trace", "Program", "NotTraceable"]

@@ -63,8 +63,8 @@ class Pack:
         """Update the parameters with one call of the optimizer's rule; False if the pack cannot."""
         states, dtype = optimizer.state, self.dtype
         for p, shape in zip(self.params, self.shapes):
-            if p.data.dtype != dtype or p.data.shape != shape:
-                return False
+            if p.data.dtype != dtype or p.data.shape != shape or type(p.data) is not np.ndarray:
+                return False      # cast or moved to the GPU (Module.to) since the pack was made
         if states is not self.source or any(states.get(k) is not d for k, d in zip(self.keys, self.linked)):
             if not self._rebuild(optimizer, group):
                 return False

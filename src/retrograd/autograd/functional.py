@@ -6,6 +6,7 @@ already belongs to an outer graph, the inner derivative is recorded
 """
 import numpy as np
 
+from .. import backend
 from . import functions as F
 from .engine import compute_grads
 from .tensor import Tensor
@@ -18,7 +19,7 @@ def _as_input(x):
             return x, True
         data = x.data
     else:
-        data = np.asarray(x)
+        data = x if backend.is_device_array(x) else np.asarray(x)
     if data.dtype.kind != "f":
         raise TypeError(f"can only differentiate with respect to floating-point inputs, got {data.dtype}")
     return Tensor._wrap(data, requires_grad=True), False

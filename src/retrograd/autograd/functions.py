@@ -290,6 +290,12 @@ def _index(index):
     return index
 
 
+def _host_or_device(a):
+    """A CuPy array as it is, anything else as a NumPy array."""
+    from .. import backend
+    return a if backend.is_device_array(a) else np.asarray(a)
+
+
 def getitem(x, index):
     return apply(_O["getitem"], x, index=_index(index))
 
@@ -340,7 +346,7 @@ def pad(x, pad_width, value=0.0):
 
 def take_along_axis(x, indices, axis):
     axis = _axis1(axis, _ndim(x), "take_along_axis")
-    idx = np.asarray(_data(indices))
+    idx = _host_or_device(_data(indices))
     if idx.dtype.kind not in "iu" or idx.ndim != _ndim(x):
         raise OpError(f"take_along_axis: indices must be integers with {_ndim(x)} dimensions, "
                       f"got {idx.dtype} of shape {idx.shape}")
@@ -356,7 +362,7 @@ gather = take_along_axis
 def one_hot(labels, num_classes, dtype=None):
     """Class indices -> one-hot rows (no gradient)."""
     from .. import backend
-    labels = np.asarray(_data(labels))
+    labels = _host_or_device(_data(labels))
     if labels.dtype.kind not in "iu":
         raise OpError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):

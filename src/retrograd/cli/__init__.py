@@ -33,6 +33,7 @@ def _add_config_flags(p):
     g.add_argument("--seed", dest="train.seed", type=int, metavar="N")
     g.add_argument("--precision", dest="train.precision", metavar="P",
                    help="float32 (default), float16 or bfloat16: mixed precision (docs/precision.md)")
+    g.add_argument("--device", dest="train.device", metavar="DEVICE", help="cpu or cuda (GPU, needs retrograd[gpu])")
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="any config key, value in TOML syntax, e.g. --set optimizer.momentum=0.9 (repeatable)")
 
@@ -198,6 +199,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     from ..autograd.gradcheck import GradcheckError
+    from ..backend import DeviceError
     from ..data.errors import DataError
     from .config import ConfigError
     from .errors import MissingPackageError, RunError, TrainingDiverged
@@ -221,6 +223,9 @@ def main(argv=None):
         return 1
     except GradcheckError as exc:
         print(f"{name}: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except DeviceError as exc:
+        print(f"{name}: device error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)

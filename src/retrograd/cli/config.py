@@ -45,6 +45,15 @@ def _fraction(v):
     return 0.0 <= v < 1.0
 
 
+def _device_name(v):
+    from ..backend import parse_device
+    try:
+        parse_device(v)
+    except ValueError:
+        return False
+    return True
+
+
 def _hidden(v):
     return all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in v)
 
@@ -91,6 +100,8 @@ SCHEMA = {
         "seed": _Key(int, 0),
         "precision": _Key(str, "float32", ("float32", "float16", "bfloat16"),
                           help="float16 / bfloat16: mixed precision, float32 master weights (docs/precision.md)"),
+        "device": _Key(str, "cpu", check=(_device_name, "'cpu' or 'cuda' (or 'cuda:N')"),
+                       help="where to train: cpu, or cuda (a GPU through CuPy: pip install 'retrograd[gpu]')"),
         "metrics": _Key(list, None, help="metric names; default accuracy (classification) or rmse"),
         "snapshots": _Key(int, 8, check=(lambda v: v >= 0, ">= 0"),
                           help="decision-boundary snapshots for 2-D problems"),

@@ -192,11 +192,13 @@ def stop_rules(config, threshold):
 
 
 def predict_outputs(model, X, chunk=4096):
-    """Model outputs as an array, in eval mode, without a graph."""
+    """Model outputs as a NumPy array, in eval mode, without a graph (a model on the GPU too)."""
     import retrograd as rg
     model.eval()
+    first = next(iter(model.parameters()), None)
+    device = "cpu" if first is None else first.device
     outs = []
     with rg.no_grad():
         for s in range(0, len(X), chunk):
-            outs.append(model(rg.tensor(X[s:s + chunk])).data)
+            outs.append(model(rg.tensor(X[s:s + chunk], device=device)).numpy())
     return np.concatenate(outs) if outs else np.zeros((0,))

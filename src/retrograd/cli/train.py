@@ -124,6 +124,9 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
     if cascade:
         out(f"retrograd train: {examples}, cascade-correlation (up to {config['cascade']['max_hidden']} hidden "
             f"units), up to {t['epochs']} epochs")
+        if t["device"] != "cpu":
+            out(f"note: cascade-correlation trains on the CPU (its trainer has no GPU path); device "
+                f"{t['device']!r} is not used")
     else:
         out(f"retrograd train: {examples}, network {arch} {config['model']['activation']}, loss {loss_name}, "
             f"optimizer {config['optimizer']['name']} {_hyper(config['optimizer'])}, {t['mode']} mode"
@@ -142,12 +145,14 @@ def run_train(config_path=None, overrides=None, quiet=False, out=print, report=F
                           metrics=setup.metric_functions(config, prepared.task, threshold, loss_fn, scaling),
                           callbacks=callbacks, stop=setup.stop_rules(config, threshold), seed=t["seed"],
                           quiet=quiet, scheduler=scheduler, progress=None if quiet else ProgressBar(every=every),
-                          precision=None if t["precision"] == "float32" else t["precision"])
+                          precision=None if t["precision"] == "float32" else t["precision"],
+                          device=t["device"])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is reported below
             history = trainer.fit((prepared.X_train, y_fit), epochs=t["epochs"],
                                   validation_split=t["validation_split"])
         diverged = bool(trainer.diverged)
     seconds = time.perf_counter() - start
+    model.to("cpu")        # scored, saved and plotted on the host from here on (a no-op after CPU training)
     target_mean = None
     if prepared.task == "regression":
         target_mean = np.asarray(prepared.y_train, dtype=np.float64).reshape(len(prepared.y_train), -1).mean(axis=0)

@@ -5,6 +5,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..backend import parse_device, to_device, to_host
 from .safetensors_format import SafetensorsError, load_tensors, save_tensors
 
 FORMAT_KEY = "retrograd.format"
@@ -42,16 +43,18 @@ def save(obj, path, metadata=None):
         raise TypeError(f"rg.save: expected a Module or a dict of name -> tensor, got {type(obj).__name__}")
     arrays = OrderedDict()
     for k, v in state.items():
-        arrays[k] = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+        arrays[k] = v.numpy() if isinstance(v, Tensor) else np.asarray(to_host(v))   # host copies: any device
     save_tensors(arrays, path, meta)
 
 
-def load(path, return_metadata=False):
+def load(path, return_metadata=False, device=None):
     """Load a file written by ``rg.save``: a Module when the architecture is stored, else a state dict.
 
     The state dict is an OrderedDict name -> Tensor, ready for
-    ``model.load_state_dict``. Files from other safetensors writers load as
-    state dicts. Nothing in the file is executed.
+    ``model.load_state_dict`` (which puts the values where the model is).
+    Files from other safetensors writers load as state dicts. Nothing in the
+    file is executed. Files hold host arrays, so one saved from a GPU loads on
+    a CPU; ``device='cuda'`` puts the module or tensors on the GPU.
 
     The stored architecture is checked against the tensors in the file (names, shapes, float or
     integer kind) *before* any module is built, so a small file cannot make ``load`` allocate
@@ -64,6 +67,11 @@ def load(path, return_metadata=False):
         obj = _rebuild(parse_architecture(meta[ARCH_KEY], path), arrays, path)
     else:
         obj = OrderedDict((k, Tensor(v)) for k, v in arrays.items())
+    if device is not None and parse_device(device, "rg.load: device") != "cpu":
+        if isinstance(obj, OrderedDict):
+            obj = OrderedDict((k, Tensor(to_device(t.data, device))) for k, t in obj.items())
+        else:
+            obj.to(device)
     return (obj, meta) if return_metadata else obj
 
 

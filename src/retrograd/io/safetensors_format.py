@@ -17,6 +17,8 @@ import struct
 
 import numpy as np
 
+from ..backend import to_host
+
 from .atomic import atomic_write
 
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -56,6 +58,7 @@ def save_tensors(tensors, path, metadata=None):
     for name, value in tensors.items():
         if not isinstance(name, str):
             raise TypeError(f"save_tensors: tensor names must be strings, got {name!r}")
+        value = to_host(value)                         # a CuPy array is written from a host copy
         arr = value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else np.asarray(value)
         code = _code(arr, name)
         arr = np.asarray(arr, dtype=np.dtype(DTYPES[code]), order="C")  # (ascontiguousarray would make 0-d 1-d)

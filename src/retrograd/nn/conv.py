@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from ..autograd import functions as F
 from ..autograd.ops.registry import OPS
-from ..autograd.tensor import apply
+from ..autograd.tensor import Tensor, apply
 from . import init
 from .arguments import check_input, float_dtype, int_tuple, whole_number
 from .module import Module, Parameter
@@ -64,7 +64,8 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, name):
         raise ValueError(f"{name}: input of shape {tuple(x.shape)} is smaller than the kernel "
                          f"{tuple(weight.shape[2:])} (dilation {dilation}, padding {padding})")
     if bias is None:
-        bias = np.zeros(out_ch, dtype=weight.dtype)
+        w = weight.data if isinstance(weight, Tensor) else weight
+        bias = np.zeros_like(w, shape=(out_ch,))             # on the weight's device
     return apply(_CONV, x, weight, bias, stride=stride, padding=padding, dilation=dilation,
                  groups=int(groups))
 

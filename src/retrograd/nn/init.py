@@ -33,7 +33,8 @@ def fans(shape):
 def _fill(t, values):
     if not isinstance(t, Tensor):
         raise TypeError(f"initialisers fill a Tensor/Parameter in place, got {type(t).__name__}")
-    t.data[...] = np.asarray(values, dtype=np.float64).astype(t.data.dtype, copy=False)
+    values = np.asarray(values, dtype=np.float64).astype(t.data.dtype, copy=False)   # drawn on the host
+    t.data[...] = backend.to_device(values, backend.device_of(t.data))
     return t
 
 

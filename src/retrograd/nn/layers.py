@@ -1,5 +1,6 @@
 """Basic layers: Linear, Flatten, Dropout, Embedding."""
 import math
+from typing import Any
 
 import numpy as np
 
@@ -100,16 +101,33 @@ class Dropout(Module):
         if not 0.0 <= self.p < 1.0:
             raise ValueError(f"Dropout: p must lie in [0, 1), got {p}")
         self.generator = generator
+        self._device_rng = None       # the CuPy generator of a model on the GPU (backend.device_generator)
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        rng = backend.get_generator(self.generator)
-        keep = rng.random(x.shape) >= self.p
-        return x * (keep.astype(x.dtype) * (1.0 / (1.0 - self.p)))
+        data = x.data if isinstance(x, Tensor) else x
+        if backend.is_device_array(data):     # a GPU generator, made once from this layer's generator
+            if self._device_rng is None:
+                self._device_rng = backend.device_generator(self.generator)
+            return x * dropout_scale(data, self.p, self._device_rng)
+        return x * dropout_scale(data, self.p, backend.get_generator(self.generator))
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+def dropout_scale(like: Any, p: float, rng: Any = None) -> Any:
+    """The dropout multiplier for an array shaped like ``like``: 1/(1-p) where kept, 0 where dropped.
+
+    Drawn from ``rng`` (a NumPy generator for host arrays; for a CuPy array a
+    CuPy generator, by default ``backend.device_generator()``, seeded from
+    retrograd's seed), on ``like``'s device and in its dtype.
+    """
+    if rng is None:
+        rng = backend.device_generator() if backend.is_device_array(like) else backend.get_generator(None)
+    keep = rng.random(like.shape) >= p
+    return keep.astype(like.dtype) * (1.0 / (1.0 - p))
 
 
 class Embedding(Module):
@@ -125,12 +143,16 @@ class Embedding(Module):
         init.normal_(self.weight, generator=generator)
 
     def forward(self, idx):
-        idx = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        if not backend.is_device_array(idx):
+            idx = np.asarray(idx)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got {idx.dtype}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): indices must "
-                             f"lie in [0, {self.num_embeddings}), got [{idx.min()}, {idx.max()}]")
+        if idx.size:        # one reduction each (on the GPU: one host read of the two bounds)
+            low, high = int(idx.min()), int(idx.max())
+            if low < 0 or high >= self.num_embeddings:
+                raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): indices must "
+                                 f"lie in [0, {self.num_embeddings}), got [{low}, {high}]")
         return F.getitem(self.weight, idx)
 
     def extra_repr(self):

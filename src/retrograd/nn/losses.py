@@ -10,6 +10,7 @@ summed weights of the targets). Everything is written with stable primitives
 """
 import numpy as np
 
+from .. import backend
 from ..autograd import functions as F
 from ..autograd.ops import OPS
 from ..autograd.tensor import Tensor
@@ -17,8 +18,18 @@ from ..autograd.tensor import Tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _arr(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+def _arr(x, like=None):
+    """The array of a Tensor, a NumPy or CuPy array, or anything np.asarray takes.
+
+    With ``like`` (the prediction) on the GPU, a host array (targets, weights)
+    is copied there: passing them on the GPU saves that copy at every call.
+    """
+    x = x.data if isinstance(x, Tensor) else x
+    if not backend.is_device_array(x):
+        x = np.asarray(x)
+        if like is not None and backend.is_device_array(like.data if isinstance(like, Tensor) else like):
+            x = backend.to_device(x, "cuda")
+    return x
 
 
 def _check_reduction(reduction, name, extra=()):
@@ -35,7 +46,7 @@ def _check_same_shape(y, t, name):
 
 def _sample_weights(sample_weight, loss, name):
     """The per-sample weights as an array broadcastable against ``loss`` (weights along axis 0)."""
-    w = np.asarray(_arr(sample_weight), dtype=_arr(loss).dtype)
+    w = _arr(sample_weight, loss).astype(_arr(loss).dtype, copy=False)
     n = np.shape(_arr(loss))[0] if np.ndim(_arr(loss)) else 1
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"{name}: sample_weight must have shape ({n},), one weight per sample, "
@@ -56,7 +67,10 @@ def _reduce(loss, reduction, sample_weight, name, denom=None):
         return F.sum(loss)
     if denom is None:
         return F.mean(loss)
-    return F.sum(loss) * (1.0 / float(np.sum(denom)))
+    total = np.sum(denom)
+    if backend.is_device_array(total):      # stays on the GPU (a host read would stall its queue)
+        return F.sum(loss) * (1.0 / total).astype(_arr(loss).dtype)
+    return F.sum(loss) * (1.0 / float(total))
 
 
 # --------------------------------------------------------------------- regression
@@ -151,19 +165,20 @@ def _check_logits(x, name):
 
 def _index_nll(logp, target, weight, ignore_index, name, label_smoothing=0.0):
     """Shared body of NLL and index-target cross-entropy over logp of shape (M, C)."""
-    idx = _arr(target).reshape(-1)
+    idx = _arr(target, logp).reshape(-1)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: class-index targets must be integers, got {idx.dtype}; "
                         f"pass probabilities with the same shape as the input instead")
     C = logp.shape[1]
     keep = idx != ignore_index
     safe = np.where(keep, idx, 0)
-    if safe.size and (safe.min() < 0 or safe.max() >= C):
+    if safe.size and not backend.is_device_array(safe) and (safe.min() < 0 or safe.max() >= C):
         raise ValueError(f"{name}: target classes must lie in [0, {C}) (or equal ignore_index="
                          f"{ignore_index}), got range [{idx.min()}, {idx.max()}]")
     picked = F.reshape(F.take_along_axis(logp, safe.reshape(-1, 1), axis=1), (-1,))
     dtype = logp.dtype
-    wt = np.ones(C, dtype=dtype) if weight is None else np.asarray(_arr(weight), dtype=dtype)
+    wt = (np.ones_like(safe, dtype=dtype, shape=(C,)) if weight is None
+          else _arr(weight, logp).astype(dtype, copy=False))
     wy = wt[safe] * keep
     loss = -(picked * wy) if (weight is not None or not keep.all()) else -picked
     if label_smoothing:
@@ -198,9 +213,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     flat, lead = _class_last(logits)
-    t = _arr(target)
+    t = _arr(target, logits)
+    # (on the GPU the range of the indices is not read back at each call, which would stall the
+    # device queue every step: an index out of range gives a NaN loss there; see docs/gpu.md)
     if (weight is None and not label_smoothing and t.dtype.kind in "iu" and t.shape == lead
-            and t.ndim == 1 and t.size and 0 <= t.min() and t.max() < flat.shape[1]):
+            and t.ndim == 1 and t.size
+            and (backend.is_device_array(t) or (0 <= t.min() and t.max() < flat.shape[1]))):
         # plain class indices: one fused primitive (speed; same values and derivatives)
         if sample_weight is None:
             return OPS["softmax_cross_entropy"](flat, t, reduction=reduction)
@@ -215,7 +233,7 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         if label_smoothing:
             tflat = tflat * (1.0 - label_smoothing) + label_smoothing / C
         if weight is not None:
-            tflat = tflat * np.asarray(_arr(weight), dtype=tflat.dtype)
+            tflat = tflat * _arr(weight, logits).astype(tflat.dtype, copy=False)
         loss = F.reshape(-F.sum(logp * tflat.astype(logp.dtype, copy=False), axis=1), lead)
         return _reduce(loss, reduction, sample_weight, "cross_entropy")
     loss, wy = _index_nll(logp, target, weight, ignore_index, "cross_entropy", label_smoothing)
@@ -229,10 +247,10 @@ def binary_cross_entropy(p, t, weight=None, reduction="mean", sample_weight=None
     tiny = np.exp(-100.0)   # log(tiny) = -100: PyTorch's clamp, and no log(0) in the graph
     logp = F.maximum(F.log(F.maximum(p, tiny)), -100.0)
     log1mp = F.maximum(F.log(F.maximum(1.0 - p, tiny)), -100.0)
-    t = _arr(t)
+    t = _arr(t, p)
     loss = -(logp * t + log1mp * (1.0 - t))
     if weight is not None:
-        loss = loss * _arr(weight)
+        loss = loss * _arr(weight, p)
     return _reduce(loss, reduction, sample_weight, "binary_cross_entropy")
 
 
@@ -241,14 +259,14 @@ def binary_cross_entropy_with_logits(x, t, weight=None, reduction="mean", pos_we
     """BCE on logits, computed as (1−t)x + (1+(pw−1)t) softplus(−x): exact for any |x|."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     _check_same_shape(x, t, "binary_cross_entropy_with_logits")
-    t = _arr(t)
+    t = _arr(t, x)
     if pos_weight is None:
         loss = F.softplus(x) - x * t
     else:
-        pw = _arr(pos_weight)
+        pw = _arr(pos_weight, x)
         loss = x * (1.0 - t) + F.softplus(-x) * (1.0 + (pw - 1.0) * t)
     if weight is not None:
-        loss = loss * _arr(weight)
+        loss = loss * _arr(weight, x)
     return _reduce(loss, reduction, sample_weight, "binary_cross_entropy_with_logits")
 
 
@@ -260,7 +278,7 @@ def kl_div(input, target, reduction="mean", log_target=False, sample_weight=None
     """
     _check_reduction(reduction, "kl_div", extra=("batchmean",))
     _check_same_shape(input, target, "kl_div")
-    t = _arr(target)
+    t = _arr(target, input)
     if log_target:
         loss = F.exp(t) * (t - input) if not isinstance(target, Tensor) else F.exp(target) * (target - input)
     else:

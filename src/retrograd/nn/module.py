@@ -1,8 +1,10 @@
 """Module and Parameter: the container that finds its parameters by walking its attributes."""
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..autograd.tensor import Tensor
 
 
@@ -16,6 +18,12 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter(" + super().__repr__() + ")"
+
+
+def _array_of(value):
+    """The array of a state-dict value: a Tensor's data, a NumPy or CuPy array, or anything np.asarray takes."""
+    arr = value.data if isinstance(value, Tensor) else value
+    return arr if backend.is_device_array(arr) else np.asarray(arr)
 
 
 def _layout(layout):
@@ -140,7 +148,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(np.zeros_like(p.data))
+                p.grad = Tensor._wrap(np.zeros_like(p.data))      # zeros_like: on p's device
 
     def requires_grad_(self, flag=True):
         for p in self.parameters():
@@ -190,8 +198,7 @@ class Module:
         for k, target in own.items():
             if k not in state:
                 continue
-            v = state[k]
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            arr = _array_of(state[k])
             if tuple(arr.shape) != target.shape:
                 problems.append(f"{k}: file has shape {tuple(arr.shape)}, model has {target.shape}")
             elif arr.dtype != target.dtype:
@@ -200,19 +207,32 @@ class Module:
         if problems:
             raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
         for k, target in own.items():
-            if k in state:
-                v = state[k]
-                target.data[...] = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if k in state:     # values go where the model is: a file saved on a GPU loads on a CPU and back
+                target.data[...] = backend.to_device(_array_of(state[k]), backend.device_of(target.data))
         return missing, unexpected
 
-    def to(self, dtype):
-        """Cast every floating parameter and buffer to ``dtype`` in place (the objects stay the same)."""
-        dtype = np.dtype(dtype)
-        for t in list(self.parameters()) + [b for _, b in self.named_buffers()]:
-            if t.data.dtype.kind == "f":
-                t.data = t.data.astype(dtype)
-                if t.grad is not None:
-                    t.grad = Tensor._wrap(t.grad.data.astype(dtype))
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> "Module":
+        """Move and/or cast every parameter and buffer in place; returns the module.
+
+        ``model.to('cuda')``, ``model.to('cpu')``, ``model.to(np.float64)``,
+        ``model.to('cuda', np.float32)`` or ``model.to(device=..., dtype=...)``.
+        The Parameter objects stay the same, so an optimizer built before keeps
+        them (it moves its own state at its next step, or at once with
+        ``optimizer.to(...)``); gradients follow their parameters; integer
+        buffers (``num_batches_tracked``) move but keep their dtype. Asking for
+        'cuda' without CuPy or a GPU raises ``rg.DeviceError`` before anything moves.
+        """
+        device, dtype = backend.device_and_dtype(args, device, dtype, type(self).__name__)
+        if device is not None and device != "cpu":
+            backend.require_gpu(device)
+        tensors = list(self.parameters()) + [b for _, b in self.named_buffers()]
+        for t in tensors:
+            t.data = backend.move_array(t.data, device, dtype)
+            if t.grad is not None:
+                grad = backend.move_array(t.grad.data, device, t.data.dtype if dtype is not None else None)
+                t.grad = Tensor._wrap(grad)
+        if tensors:
+            backend.PLACEMENT[0] += 1
         return self
 
     def double(self):

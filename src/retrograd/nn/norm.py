@@ -64,7 +64,7 @@ class _BatchNorm(Module):
         else:
             rm = self.running_mean.data.reshape(shape)
             rv = self.running_var.data.reshape(shape)
-            y = (x - rm) * (1.0 / np.sqrt(rv + self.eps))
+            y = (x - rm) * (1.0 / np.sqrt(rv + self.eps))         # ufuncs: NumPy or CuPy alike
         if self.affine:
             y = y * F.reshape(self.weight, shape) + F.reshape(self.bias, shape)
         return y

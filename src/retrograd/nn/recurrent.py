@@ -18,6 +18,7 @@ from ..autograd import functions as F
 from ..autograd.ops.registry import OPS
 from ..autograd.tensor import Tensor, apply
 from . import init
+from .layers import dropout_scale
 from .arguments import check_input, float_dtype, real_number, whole_number
 from .module import Module, Parameter
 
@@ -64,11 +65,14 @@ class _RNNBase(Module):
                 init.uniform_(getattr(self, n), -b, b, generator=rng)
 
     # ------------------------------------------------------------ running
-    def _initial(self, hx, batch, dtype, name):
+    def _initial(self, hx, batch, like, name):
+        """The initial states, one (B, H) array or Tensor per layer and direction (zeros on ``like``'s device)."""
         shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
         if hx is None:
-            return [np.zeros(shape[1:], dtype=dtype)] * shape[0]
-        arr = hx.data if isinstance(hx, Tensor) else np.asarray(hx)
+            return [np.zeros_like(like, shape=shape[1:])] * shape[0]
+        arr = hx.data if isinstance(hx, Tensor) else hx
+        if not backend.is_device_array(arr):
+            arr = np.asarray(arr)
         if tuple(arr.shape) != shape:
             raise ValueError(f"{type(self).__name__}: initial {name} must have shape "
                              f"(num_layers*num_directions, batch, hidden) = {shape}, got {tuple(arr.shape)}")
@@ -80,7 +84,7 @@ class _RNNBase(Module):
         dtype = layer_in.dtype
         params = [getattr(self, n) for n in names]
         if not self.bias:
-            zeros = np.zeros(_GATES[self.mode] * H, dtype=dtype)
+            zeros = np.zeros_like(layer_in.data, dtype=dtype, shape=(_GATES[self.mode] * H,))
             params += [zeros, zeros]
         last = 0 if reverse else -1
         if self.mode == "LSTM":
@@ -105,9 +109,9 @@ class _RNNBase(Module):
         batch = x.shape[1]
         if self.mode == "LSTM":
             h0, c0 = (None, None) if hx is None else hx
-            init_states = list(zip(self._initial(h0, batch, x.dtype, "h"), self._initial(c0, batch, x.dtype, "c")))
+            init_states = list(zip(self._initial(h0, batch, x.data, "h"), self._initial(c0, batch, x.data, "c")))
         else:
-            init_states = [(s,) for s in self._initial(hx, batch, x.dtype, "h")]
+            init_states = [(s,) for s in self._initial(hx, batch, x.data, "h")]
         finals = []
         layer_in = x
         for layer in range(self.num_layers):
@@ -119,8 +123,7 @@ class _RNNBase(Module):
                 finals.append(fin)
             layer_in = outs[0] if len(outs) == 1 else F.concatenate(outs, axis=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                keep = backend.get_generator(None).random(layer_in.shape) >= self.dropout
-                layer_in = layer_in * (keep.astype(layer_in.dtype) / (1.0 - self.dropout))
+                layer_in = layer_in * dropout_scale(layer_in.data, self.dropout, None)
         output = F.transpose(layer_in, (1, 0, 2)) if self.batch_first else layer_in
         h_n = F.stack([f[0] for f in finals])
         if self.mode == "LSTM":

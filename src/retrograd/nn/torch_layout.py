@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple, Union
 
 import numpy as np
 
+from .. import backend
 from ..autograd.tensor import Tensor
 
 if TYPE_CHECKING:                # module.py calls this file: importing it back would be a cycle
@@ -74,7 +75,7 @@ def torch_state_dict(model: Module) -> "OrderedDict[str, np.ndarray]":
     """
     out: "OrderedDict[str, np.ndarray]" = OrderedDict()
     for e in _entries(model):
-        arr = np.asarray(e.tensor.data)
+        arr = backend.to_host(e.tensor.data)          # torch's layout is a host copy, from any device
         out[e.name] = np.ascontiguousarray(arr.T) if e.transposed else arr.copy()
     return out
 
@@ -82,7 +83,7 @@ def torch_state_dict(model: Module) -> "OrderedDict[str, np.ndarray]":
 def _as_array(value: Any, name: str) -> np.ndarray:
     """A NumPy array from an array, a retrograd Tensor or a torch tensor (read via ``.numpy()``; torch is never imported)."""
     if isinstance(value, Tensor):
-        return np.asarray(value.data)
+        return backend.to_host(value.data)
     if hasattr(value, "detach") and hasattr(value, "numpy"):        # a torch.Tensor
         value = value.detach()
         if hasattr(value, "cpu"):
@@ -164,5 +165,5 @@ def load_torch_state(model: Module, state: StateLike, strict: bool = True) -> Tu
     for e in entries:
         if e.name in arrays:
             arr = arrays[e.name]
-            e.tensor.data[...] = arr.T if e.transposed else arr
+            e.tensor.data[...] = backend.to_device(arr.T if e.transposed else arr, backend.device_of(e.tensor.data))
     return missing, unexpected

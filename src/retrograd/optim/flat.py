@@ -10,9 +10,14 @@ class FlatParams:
         self.sizes = [p.data.size for p in self.params]
         self.offsets = np.cumsum([0] + self.sizes)
         self.n = int(self.offsets[-1])
-        self.dtype = np.result_type(*[p.data.dtype for p in self.params])
+
+    @property
+    def dtype(self):
+        """The parameters' common dtype (read each time: ``Module.to`` may have cast them)."""
+        return np.result_type(*[p.data.dtype for p in self.params])
 
     def get(self):
+        """A copy of all parameters as one vector (on their device)."""
         return np.concatenate([p.data.ravel() for p in self.params]).astype(self.dtype, copy=False)
 
     def set(self, x):
@@ -27,9 +32,11 @@ class FlatParams:
     def grad(self):
         """The flat gradient (zeros for parameters without one)."""
         parts = []
-        for p in self.params:
-            parts.append(np.zeros(p.data.size, self.dtype) if p.grad is None else p.grad.data.ravel())
-        return np.concatenate(parts).astype(self.dtype, copy=False)
+        dtype = self.dtype
+        for p in self.params:    # zeros_like: on the parameter's device (NumPy or CuPy)
+            parts.append(np.zeros_like(p.data, dtype, shape=(p.data.size,)) if p.grad is None
+                         else p.grad.data.ravel())
+        return np.concatenate(parts).astype(dtype, copy=False)
 
     def split(self, x):
         """The flat vector x cut back into arrays shaped like the parameters."""

@@ -56,12 +56,12 @@ class HessianFree(LevenbergMarquardt):
             def Bv(v):
                 parts = flat.split(v)
                 hv = compute_grads(grads, parts, inputs=params, retain_graph=True, accumulate=False)
-                return np.concatenate([h.data.ravel() if h is not None else np.zeros(p.data.size)
+                return np.concatenate([h.data.ravel() if h is not None else _zeros_of(p)
                                        for h, p in zip(hv, params)])
             return g, Bv
         # Gauss–Newton: Jᵀu recorded as a function of a dummy cotangent u, so that J v = d(Jᵀu . v)/du
         with enable_grad():
-            u = _tensor(np.zeros(r.shape, dtype=r.data.dtype), requires_grad=True)
+            u = _tensor(np.zeros_like(r.data), requires_grad=True)
             jtu = compute_grads([r], [u], inputs=params, create_graph=True, retain_graph=True, accumulate=False)
         g = np.concatenate([gr.data.ravel() for gr in compute_grads([r], [rw], inputs=params,
                                                                      retain_graph=True, accumulate=False)])
@@ -72,7 +72,7 @@ class HessianFree(LevenbergMarquardt):
             if wsq is not None:
                 jv = jv * wsq
             out = compute_grads([r], [jv], inputs=params, retain_graph=True, accumulate=False)
-            return np.concatenate([o.data.ravel() if o is not None else np.zeros(p.data.size)
+            return np.concatenate([o.data.ravel() if o is not None else _zeros_of(p)
                                    for o, p in zip(out, params)])
         return g, Bv
 
@@ -173,3 +173,8 @@ class HessianFree(LevenbergMarquardt):
     def _load_global_state(self, state):
         super()._load_global_state(state)
         self._init = state.get("cg_init")
+
+
+def _zeros_of(p):
+    """float64 zeros for a parameter without a gradient, on its device (NumPy or CuPy)."""
+    return np.zeros_like(p.data, dtype=np.float64, shape=(p.data.size,))

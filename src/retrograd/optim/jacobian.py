@@ -13,6 +13,7 @@ to ``reverse``: one retained-graph backward per residual, exact for any graph.
 """
 import numpy as np
 
+from .. import backend
 from ..autograd.engine import add_shares, compute_grads, topological_order
 from ..autograd.ops.registry import ARRAY_MATH, Accelerated
 from ..autograd.tensor import Tensor
@@ -52,8 +53,10 @@ def residual_jacobian(r, params, method="auto", check=True, out=None):
 def _check_rows_independent(r, params, J):
     """One ordinary backward with a random cotangent u must give u^T J; it does not if rows mix."""
     u = np.random.default_rng(0).standard_normal(r.shape).astype(r.data.dtype)
+    u = backend.to_device(u, backend.device_of(r.data))        # drawn on the host: the same u on any device
     grads = compute_grads([r], [u], inputs=params, retain_graph=True, accumulate=False)
-    ref = np.concatenate([np.zeros(p.data.size) if g is None else g.data.ravel() for g, p in zip(grads, params)])
+    ref = np.concatenate([_zeros(p.data, p.data.size) if g is None else g.data.ravel()
+                          for g, p in zip(grads, params)])
     got = u.reshape(-1) @ J
     tol = 1e-4 if J.dtype == np.float32 else 1e-8
     if np.abs(got - ref).max() > tol * (np.abs(ref).max() + np.abs(u).max() * np.abs(J).max() + 1e-30):
@@ -63,14 +66,15 @@ def _check_rows_independent(r, params, J):
 def _reverse(r, params):
     n = r.data.size
     sizes = [p.data.size for p in params]
-    J = np.zeros((n, sum(sizes)), dtype=np.result_type(r.data.dtype, *[p.data.dtype for p in params]))
-    seed = np.zeros(r.shape, dtype=r.data.dtype)
+    J = np.zeros_like(r.data, dtype=np.result_type(r.data.dtype, *[p.data.dtype for p in params]),
+                      shape=(n, sum(sizes)))
+    seed = np.zeros_like(r.data)
     flat_seed = seed.reshape(-1)
     for i in range(n):
         flat_seed[i] = 1.0
         grads = compute_grads([r], [seed], inputs=params, retain_graph=True, accumulate=False)
         flat_seed[i] = 0.0
-        J[i] = np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, sizes)])
+        J[i] = np.concatenate([_zeros(r.data, s) if g is None else g.data.ravel() for g, s in zip(grads, sizes)])
     return J
 
 
@@ -85,10 +89,11 @@ def _per_sample(r, params, out=None):
     offsets = np.cumsum([0] + sizes)
     dtype = np.result_type(r.data.dtype, *[p.data.dtype for p in params])
     shape = (N * K, int(offsets[-1]))
-    J = out if out is not None and out.shape == shape and out.dtype == dtype else np.empty(shape, dtype)
+    reuse = out is not None and out.shape == shape and out.dtype == dtype and type(out) is type(r.data)
+    J = out if reuse else np.empty_like(r.data, dtype=dtype, shape=shape)      # on r's device
     J3 = J.reshape(N, K, -1)
     for k in range(K):
-        seed = np.zeros((N, K), dtype=r.data.dtype)
+        seed = np.zeros_like(r.data, shape=(N, K))
         seed[:, k] = 1.0
         # each parameter's per-sample gradients are written straight into its block of J
         views = [J3[:, k, a:b].reshape((N,) + p.data.shape) for p, a, b in zip(params, offsets[:-1], offsets[1:])]
@@ -179,3 +184,8 @@ def _per_sample_sum_to(share, shape, N, name):
     if axes:
         share = share.sum(axis=axes, keepdims=True)
     return share
+
+
+def _zeros(like, size):
+    """float64 zeros of ``size`` on the device of ``like`` (NumPy or CuPy)."""
+    return np.zeros_like(like, dtype=np.float64, shape=(size,))

@@ -1,10 +1,32 @@
 """L-BFGS (Liu & Nocedal 1989) with an optional strong-Wolfe line search, on the flat parameter vector."""
 import numpy as np
 
+from ..autograd.ops.registry import Accelerated
 from .flat import FlatParams
 from .hyper import OneOf, Real, Whole
 from .line_search import strong_wolfe
 from .optimizer import Optimizer
+
+
+def _two_loop(q, h_diag, dirs, stps, ro):
+    """d = H q by the two-loop recursion over the stored pairs (Nocedal & Wright, algorithm 7.4).
+
+    The coefficients are Python floats (a host read each on the GPU;
+    ``retrograd.accel.cuda_optim`` keeps them on the device there).
+    """
+    al = [0.0] * len(dirs)
+    q = q.copy()
+    for i in range(len(dirs) - 1, -1, -1):
+        al[i] = float(stps[i].dot(q)) * ro[i]
+        q -= al[i] * dirs[i]
+    r = q * h_diag
+    for i in range(len(dirs)):
+        be = float(dirs[i].dot(r)) * ro[i]
+        r += (al[i] - be) * stps[i]
+    return r
+
+
+two_loop = Accelerated(_two_loop)
 
 
 class LBFGS(Optimizer):
@@ -76,7 +98,7 @@ class LBFGS(Optimizer):
                         dirs.pop(0); stps.pop(0); ro.pop(0)
                     dirs.append(y); stps.append(s); ro.append(1.0 / ys)
                     st["H_diag"] = ys / float(y.dot(y))
-                d = self._two_loop(-g, st["H_diag"])
+                d = two_loop(-g, st["H_diag"], self._dirs, self._stps, self._ro)
             prev_g = g.copy()
             prev_loss = loss
             t = min(1.0, 1.0 / float(np.abs(g).sum())) * lr if st["n_iter"] == 1 else lr
@@ -110,19 +132,6 @@ class LBFGS(Optimizer):
                 break
         st.update(d=d, t=t, prev_flat_grad=prev_g, prev_loss=prev_loss)
         return orig_loss
-
-    def _two_loop(self, q, h_diag):
-        dirs, stps, ro = self._dirs, self._stps, self._ro
-        al = [0.0] * len(dirs)
-        q = q.copy()
-        for i in range(len(dirs) - 1, -1, -1):
-            al[i] = float(stps[i].dot(q)) * ro[i]
-            q -= al[i] * dirs[i]
-        r = q * h_diag
-        for i in range(len(dirs)):
-            be = float(dirs[i].dot(r)) * ro[i]
-            r += (al[i] - be) * stps[i]
-        return r
 
     @property
     def n_iter(self):

@@ -1,6 +1,7 @@
 """Levenberg–Marquardt (MATLAB trainlm) and Bayesian regularisation (MATLAB trainbr) on residual closures."""
 import numpy as np
 
+from .. import backend
 from ..autograd.tensor import Tensor, enable_grad, no_grad
 from .flat import FlatParams
 from .hyper import Flag, OneOf, Real
@@ -120,11 +121,11 @@ class LevenbergMarquardt(Optimizer):
             # with u = D dx and K = J D⁻¹:  u = -Kᵀ(KKᵀ + mu I)⁻¹ r
             K = J if scale is None else J / np.sqrt(scale).astype(J.dtype)
             A = (K @ K.T).astype(np.float64)
-            A.flat[::n + 1] += mu
+            _add_to_diagonal(A, mu)
             u = -K.T @ _spd_solve(A, rv.astype(np.float64)).astype(J.dtype)
             return u if scale is None else u / np.sqrt(scale)
         A = (J.T @ J).astype(np.float64)
-        A.flat[::p + 1] += extra_diag + (mu if scale is None else mu * scale)
+        _add_to_diagonal(A, extra_diag + (mu if scale is None else mu * scale))
         g = (J.T @ rv).astype(np.float64)
         if extra_grad is not None:
             g = g + extra_grad
@@ -227,8 +228,19 @@ def _check_weights(error_weights, owner):
     return w
 
 
+def _add_to_diagonal(A, value):
+    """A[i, i] += value (a number or a vector), in place, on NumPy or CuPy."""
+    if type(A) is np.ndarray:
+        A.flat[::A.shape[0] + 1] += value
+    else:
+        i = backend.array_module(A).arange(A.shape[0])
+        A[i, i] += value
+
+
 def _spd_solve(A, b):
     """Solve A x = b for symmetric positive definite A (Cholesky), least squares if it is singular."""
+    if backend.is_device_array(A):
+        return _device_spd_solve(A, b)
     try:
         L = np.linalg.cholesky(A)
     except np.linalg.LinAlgError:
@@ -238,6 +250,20 @@ def _spd_solve(A, b):
     except ImportError:
         return np.linalg.solve(A, b)
     return cho_solve((L, True), b, check_finite=False)
+
+
+def _device_spd_solve(A, b):
+    """``_spd_solve`` on the GPU: cuSOLVER's Cholesky (its failure read back, as NumPy raises it) and two
+    triangular solves, else least squares."""
+    import cupyx
+    from cupyx.scipy.linalg import solve_triangular
+    xp = backend.array_module(A)
+    try:
+        with cupyx.errstate(linalg="raise"):
+            L = xp.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return xp.linalg.lstsq(A, b, rcond=None)[0]
+    return solve_triangular(L.T, solve_triangular(L, b, lower=True), lower=False)
 
 
 class BayesianRegularization(LevenbergMarquardt):
@@ -333,7 +359,8 @@ def effective_parameters(J, alpha, beta):
     gram = (J @ J.T) if n < p else (J.T @ J)
     lam = np.clip(np.linalg.eigvalsh(gram.astype(np.float64)), 0.0, None) * beta
     denom = lam + alpha
-    return float(np.sum(np.divide(lam, denom, out=np.zeros_like(lam), where=denom > 0)))
+    positive = denom > 0                      # (np.where, not divide(where=): CuPy's ufuncs lack it)
+    return float(np.sum(np.where(positive, lam / np.where(positive, denom, 1.0), 0.0)))
 
 
 def _initial_hyperparameters(n, p, E_D, E_W):

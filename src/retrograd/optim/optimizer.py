@@ -4,6 +4,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .. import backend
 from ..autograd.ops.registry import acceleration_enabled
 from ..autograd.tensor import GRAD_MODE, Tensor
 from .hyper import check_arguments, check_values
@@ -48,6 +49,13 @@ class Optimizer:
 
     hyperparameters: dict = {}    # name -> hyper.Rule; merged along the class hierarchy
 
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's own ``step`` first moves the optimizer's state after its parameters (see ``to``)."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_follows_parameters", False):
+            cls.step = _following_parameters(step)
+
     def __new__(cls, *args, **kwargs):
         """Check the constructor's arguments against the declared rules, before any __init__ runs."""
         check_arguments(cls, args, kwargs)
@@ -67,6 +75,7 @@ class Optimizer:
         for key, value in _COMMON.items():
             defaults.setdefault(key, common.get(key, value))
         self.defaults = dict(defaults)
+        self._placement = backend.PLACEMENT[0]     # the Module.to count the state was placed at
         self.state = {}           # id(param) -> dict of arrays / Python scalars
         self.param_groups = []
         groups = list(params) if not isinstance(params, (Tensor, dict)) else [params]
@@ -127,6 +136,8 @@ class Optimizer:
 
     def step(self, closure=None):
         """One update of every parameter from its ``.grad``; returns the closure's loss (float) if given."""
+        if self._placement != backend.PLACEMENT[0]:
+            self.follow_parameters()
         loss = None
         if closure is not None:
             loss = float(self._evaluate(closure))
@@ -156,6 +167,57 @@ class Optimizer:
                     version(p, g, state, group)
                     return
         self.update(p, g, state, group)
+
+    # ----------------------------------------------------------- devices and dtypes
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> "Optimizer":
+        """Move (and cast, for a floating ``dtype``) every state array in place; returns the optimizer.
+
+        ``opt.to('cuda')``, ``opt.to(np.float64)``, ``opt.to('cpu', np.float32)``. The
+        parameters are the model's to move (``model.to(...)``); calling this is
+        optional: before each step an optimizer whose parameters were moved by
+        ``Module.to`` moves its state after them by itself (``follow_parameters``).
+        Per-parameter state, the full-batch methods' histories and search
+        directions and LM's buffers all move; plain numbers stay numbers.
+        """
+        device, dtype = backend.device_and_dtype(args, device, dtype, type(self).__name__)
+        if device is not None and device != "cpu":
+            backend.require_gpu(device)
+        self._move_state(lambda a: backend.move_array(a, device, dtype))
+        self._placement = backend.PLACEMENT[0]
+        return self
+
+    def follow_parameters(self) -> None:
+        """Put every state array on its parameter's device, in its dtype (run before a step after ``Module.to``).
+
+        Per-parameter arrays take their parameter's device and, when shaped
+        like it, its dtype; arrays kept for the whole vector (L-BFGS's history,
+        CG's directions) take the first parameter's device and the parameters' common dtype.
+        """
+        self._placement = backend.PLACEMENT[0]
+        params = self.params()
+        if not params:
+            return
+        by_id = {id(p): p for p in params}
+        new_state = {}
+        for key, st in self.state.items():
+            p = by_id.get(key)
+            if p is None:
+                new_state[key] = st
+                continue
+            device = backend.device_of(p.data)
+            new_state[key] = {k: _follow(v, p.data, device) for k, v in st.items()}
+        self.state = new_state       # new dicts: a packed step notices and rebuilds from them
+        device = backend.device_of(params[0].data)
+        dtype = np.result_type(*[p.data.dtype for p in params])
+        self._move_state(lambda a: backend.move_array(a, device, dtype), per_parameter=False)
+
+    def _move_state(self, move: Callable[[Any], Any], per_parameter: bool = True) -> None:
+        """Apply ``move`` to every array the optimizer keeps (per parameter, and in its own attributes)."""
+        if per_parameter:
+            self.state = {k: {name: _moved(v, move) for name, v in st.items()} for k, st in self.state.items()}
+        for name, value in list(vars(self).items()):
+            if name not in _NOT_STATE:
+                self.__dict__[name] = _moved(value, move)
 
     # ----------------------------------------------------------- faster versions (retrograd.accel)
     @classmethod
@@ -228,7 +290,7 @@ class Optimizer:
         state = {}
         for key, st in self.state.items():
             if key in index:
-                state[index[key]] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+                state[index[key]] = {k: (v.copy() if _is_array(v) else v) for k, v in st.items()}
         for key, value in self._global_state().items():
             state.setdefault(-1, {})[key] = value
         groups = []
@@ -255,16 +317,18 @@ class Optimizer:
         self.state = {}
         for i, st in state_dict["state"].items():
             i = int(i)
-            copy = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+            copy = {k: (v.copy() if _is_array(v) else v) for k, v in st.items()}
             if i == -1:
                 self._load_global_state(copy)
                 continue
             if not 0 <= i < len(params):
                 raise ValueError(f"load_state_dict: state for parameter {i}, but there are {len(params)}")
-            for k, v in copy.items():
-                if isinstance(v, np.ndarray) and v.shape == params[i].shape and v.dtype != params[i].dtype:
-                    copy[k] = v.astype(params[i].dtype)
-            self.state[id(params[i])] = copy
+            # a state saved on another device or in another dtype joins its parameter
+            device = backend.device_of(params[i].data)
+            self.state[id(params[i])] = {k: _follow(v, params[i].data, device) for k, v in copy.items()}
+        if params and backend.device_of(params[0].data) != "cpu":   # whole-vector state (histories) too
+            self._move_state(lambda a: backend.move_array(a, "cuda"), per_parameter=False)
+        self._placement = backend.PLACEMENT[0]
 
     def _global_state(self):
         """State not tied to one parameter (saved under index -1); subclasses with such state override."""
@@ -279,3 +343,45 @@ class Optimizer:
             hyper = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {len(g['params'])} tensors, {hyper}")
         return "\n".join(lines) + "\n)"
+
+
+# attributes of an optimizer that are not state to move: the parameters and settings, and
+# objects that hold parameters (the flat view) or the accelerated step's packs (rebuilt when stale)
+_NOT_STATE = frozenset({"param_groups", "defaults", "state", "_flat", "_packs", "_placement"})
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or backend.is_device_array(value)
+
+
+def _moved(value: Any, move: Callable[[Any], Any]) -> Any:
+    """``value`` with ``move`` applied to every array in it (through dicts, lists and tuples)."""
+    if _is_array(value):
+        return move(value)
+    if isinstance(value, dict):
+        return {k: _moved(v, move) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_moved(v, move) for v in value)
+    return value
+
+
+def _follow(value: Any, param: Any, device: str) -> Any:
+    """A parameter's state value on the parameter's device; an array shaped like it also in its dtype."""
+    if not _is_array(value):
+        return value
+    dtype = param.dtype if value.shape == param.shape and value.dtype.kind == "f" else None
+    return backend.move_array(value, device, dtype)
+
+
+def _following_parameters(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` preceded by moving the state after parameters that ``Module.to`` moved (one integer test)."""
+    def step_after_parameters(self: "Optimizer", *args: Any, **kwargs: Any) -> Any:
+        if self._placement != backend.PLACEMENT[0]:
+            self.follow_parameters()
+        return step(self, *args, **kwargs)
+    step_after_parameters.__name__ = step.__name__
+    step_after_parameters.__qualname__ = step.__qualname__
+    step_after_parameters.__doc__ = step.__doc__
+    step_after_parameters.__wrapped__ = step            # type: ignore[attr-defined]
+    step_after_parameters._follows_parameters = True    # type: ignore[attr-defined]
+    return step_after_parameters

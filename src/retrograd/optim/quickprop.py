@@ -44,4 +44,4 @@ class Quickprop(Optimizer):
         step = np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0).astype(p.dtype, copy=False)
         p += step
         state["prev_step"] = step
-        state["prev_slope"] = np.array(s, dtype=p.dtype, copy=True)
+        state["prev_slope"] = s.astype(p.dtype, copy=True)     # NumPy or CuPy alike

@@ -1,6 +1,7 @@
 """The Rprop family (Riedmiller & Braun 1993; Igel & Hüsken 2000): sign-based steps with per-weight sizes."""
 import numpy as np
 
+from .. import backend
 from .hyper import Pair, Real
 from .optimizer import Optimizer
 
@@ -66,7 +67,7 @@ class _RpropBase(Optimizer):
             delta[flipped] = -state["delta"][flipped]
         p += delta
         state["delta"] = delta
-        state["prev"] = np.array(g, copy=True)
+        state["prev"] = g.copy()           # copy(): NumPy or CuPy alike
 
     def _adapt_sizes(self, size, prod, state, group):
         """D *= eta_plus where the gradient kept its sign, eta_minus where it changed (bounds applied after)."""
@@ -140,7 +141,8 @@ class Sarprop(_RpropBase):
         noisy = (prod < 0) & (size < group["k2"] * err2)      # decided on the step size before the decrease
         super()._adapt_sizes(size, prod, state, group)
         if noisy.any():
-            noise = self._rng.random(int(noisy.sum()))
+            # drawn on the host from the saved stream, so a run gives the same noise on any device
+            noise = backend.to_device(self._rng.random(int(noisy.sum())), backend.device_of(size))
             size[noisy] += group["k3"] * noise * err2 * self._anneal(group, state["step"])
 
     def _global_state(self):

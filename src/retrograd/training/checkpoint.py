@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from .. import backend
+from ..backend import to_host
 from ..autograd.tensor import Tensor
 from .callbacks import Callback
 
@@ -55,7 +56,7 @@ def save_checkpoint(trainer, path):
         "global_rng": backend.default_generator().bit_generator.state,
     }
     for name, t in trainer.model.state_dict().items():
-        arrays["model." + name] = t.data if isinstance(t, Tensor) else np.asarray(t)
+        arrays["model." + name] = to_host(t.data if isinstance(t, Tensor) else t)
     metadata = {"format": FORMAT, "version": VERSION, "state": json.dumps(state)}
     io.save_tensors(arrays, path, metadata=metadata)
 
@@ -206,6 +207,7 @@ def _encode(obj, prefix, arrays):
     """
     if isinstance(obj, Tensor):
         obj = obj.data
+    obj = to_host(obj)                     # state on the GPU is stored from a host copy
     if isinstance(obj, np.ndarray):
         key = f"{prefix}"
         arrays[key] = obj

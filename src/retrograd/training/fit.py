@@ -7,7 +7,8 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
         validation_data=None, validation_split=0.0, metrics=(), callbacks=(), stop=None, seed=0,
         shuffle=True, quiet=False, scheduler=None, checkpoint=None, resume=None, nan_guard=True,
         progress=None, train_metrics=True, blas_threads="auto", bptt=None, compile="auto",
-        divergence_factor=DEFAULT_FACTOR, precision=None, grad_scaler=None):
+        divergence_factor=DEFAULT_FACTOR, precision=None, grad_scaler=None,
+        device=None):
     """Train ``model`` and return a :class:`History` (per-epoch lists: loss, val_loss, metrics, lr, time).
 
     Every argument and the data are checked before the first step; a bad one raises TypeError or
@@ -38,6 +39,10 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
       ``divergence_factor`` times the starting loss in two epochs running; None turns that test
       off), restore the last good weights, and set ``history.diverged``
       (``retrograd.training.divergence``).
+    - ``device``: ``'cuda'`` trains on the GPU (CuPy): the model and the optimizer's state move
+      there, and the training data too, whole when they fit in half the free device memory, else
+      batch by batch; ``'cpu'`` moves them back; None (default) trains where the model is. See
+      ``retrograd.training.device`` and docs/gpu.md.
     - ``quiet``: no progress output; ``progress``: a custom ``ProgressBar``.
     - ``train_metrics``: also compute ``metrics`` on the training set (one extra forward pass).
     - ``bptt``: ``(k1, k2)`` (or one int for k1 = k2) trains a recurrent model by truncated BPTT:
@@ -64,6 +69,7 @@ def fit(model, loss, optimizer, train_data, *, epochs=100, mode="minibatch", bat
                       shuffle=shuffle, quiet=quiet, nan_guard=nan_guard, progress=progress,
                       checkpoint=checkpoint, train_metrics=train_metrics,
                       blas_threads=blas_threads, bptt=bptt, compile=compile,
-                      divergence_factor=divergence_factor, precision=precision, grad_scaler=grad_scaler)
+                      divergence_factor=divergence_factor, precision=precision, grad_scaler=grad_scaler,
+                      device=device)
     return trainer.fit(train_data, epochs=epochs, validation_data=validation_data,
                        validation_split=validation_split, resume=resume)

@@ -10,6 +10,7 @@ from .bptt import TruncatedBPTT, bptt_closure, flatten_time
 from .batching import ShuffleOrder, batch_bounds, batch_size_for, check_mode
 from .callbacks import Callback, CallbackList
 from .checkpoint import Checkpoint
+from .device import Placement
 from .compiled import compiled_step
 from .divergence import DEFAULT_FACTOR, DivergenceGuard, constant_prediction_loss, reference_rows
 from .history import History
@@ -43,9 +44,11 @@ class Trainer:
                  callbacks=(), stop=None, scheduler=None, seed=0, shuffle=True, quiet=False,
                  nan_guard=True, progress=None, checkpoint=None, train_metrics=True,
                  blas_threads="auto", bptt=None, compile="auto", divergence_factor=DEFAULT_FACTOR,
-                 precision=None, grad_scaler=None):
+                 precision=None, grad_scaler=None, device=None):
         if compile not in ("auto", True, False):
             raise ValueError(f"fit(): compile must be 'auto', True or False, got {compile!r}")
+        self.placement = Placement.of(model, device)       # training/device.py: fit's device
+        self.placement.place_model(model, optimizer)
         self.dtype = check_model_and_optimizer(model, optimizer)
         self.model = model
         self.loss_fn, self.loss_name = _resolve_loss(loss)
@@ -102,6 +105,9 @@ class Trainer:
         self.X_train, self.y_train = X, y
         self.val = None if validation_data is None else as_arrays(validation_data, self.dtype,
                                                                   "validation_data", self._takes_indices())
+        self._Xd, self._yd = self.placement.data(X, y)     # on the device, whole if they fit there
+        if self.val is not None:
+            self.val = self.placement.data(*self.val, training=False)
         self.has_validation = self.val is not None
         if self.bptt is not None:
             for Xs, ys in [(X, y)] + ([self.val] if self.val is not None else []):
@@ -129,7 +135,7 @@ class Trainer:
         with blas_threads(self.blas_threads, size, n_params):
             if self.nan_guard and self.guard.factor is not None and self.guard.reference is None:
                 rows = reference_rows(n)
-                out, target = self._outputs(X[rows]), y[rows]
+                out, target = self._outputs(X[rows]), self.placement.batch(y[rows])
                 self.guard.set_reference(self._loss_value(out, target),
                                          constant_prediction_loss(self._loss_value, out, target))
             while self.epoch < self.epochs and not self.stop_training:
@@ -170,8 +176,9 @@ class Trainer:
 
     def _run_batches(self, perm):
         """One pass over the batches; returns the size-weighted sum of batch losses (None on NaN)."""
-        X, y = self.X_train, self.y_train
+        X, y = self._Xd, self._yd
         if perm is not None:
+            perm = self.placement.order(perm)
             X, y = X[perm], y[perm]  # one gather per epoch; the batches below are then views
         step = self.optimizer.step
         closure = {"residuals": self._residual_closure,
@@ -179,6 +186,7 @@ class Trainer:
         events = self.callbacks.wants_batch_events
         fire = self.callbacks.fire
         wrap = Tensor._wrap
+        batch = self.placement.batch
         isfinite = math.isfinite
         if self.bptt is not None:
             return self._run_bptt_batches(X, y)
@@ -186,8 +194,8 @@ class Trainer:
             step, closure = self.precision.step, self._precision_closure
         total = 0.0
         for b, (s, e) in enumerate(self.bounds):
-            self._xb = wrap(X[s:e])
-            self._yb = wrap(y[s:e])
+            self._xb = wrap(batch(X[s:e]))
+            self._yb = wrap(batch(y[s:e]))
             if events:
                 fire("on_batch_begin", b, {"batch": b, "size": e - s})
             value = step(closure)                 # residual methods return the data loss where the step began
@@ -209,7 +217,7 @@ class Trainer:
         for b, (s, e) in enumerate(self.bounds):
             if events:
                 self.callbacks.fire("on_batch_begin", b, {"batch": b, "size": e - s})
-            part, n = self.bptt.run_batch(self, X[s:e], y[s:e])
+            part, n = self.bptt.run_batch(self, self.placement.batch(X[s:e]), self.placement.batch(y[s:e]))
             if b == 0:
                 self.guard.first_loss(part / n)
             if not math.isfinite(part):
@@ -265,7 +273,8 @@ class Trainer:
         ``X`` is checked and cast to the parameters' dtype by the rule of ``fit``'s data
         (``retrograd.training.inputs``): real numbers only, no NaN or Inf.
         """
-        return self._outputs(as_inputs(X, self.dtype, "predict(): X", self._takes_indices()))
+        out = self._outputs(as_inputs(X, self.dtype, "predict(): X", self._takes_indices()))
+        return self.placement.host(out)
 
     def _outputs(self, X):
         """Model outputs on ``X`` (already checked and cast), in chunks of ``EVAL_CHUNK`` rows."""
@@ -274,7 +283,7 @@ class Trainer:
         saved = GradMode.enabled
         GradMode.enabled = False
         try:
-            outs = [self._forward(Tensor._wrap(X[s:s + EVAL_CHUNK])).data
+            outs = [self._forward(Tensor._wrap(self.placement.batch(X[s:s + EVAL_CHUNK]))).data
                     for s in range(0, len(X), EVAL_CHUNK)]
         finally:
             GradMode.enabled = saved
@@ -301,7 +310,7 @@ class Trainer:
     def train_outputs(self):
         """Outputs on the whole training set after this epoch's updates (computed once per epoch)."""
         if self._train_out is None:
-            self._train_out = self._outputs(self.X_train)
+            self._train_out = self.placement.host(self._outputs(self._Xd))
         return self._train_out
 
     def train_pairs(self):
@@ -316,8 +325,8 @@ class Trainer:
         if self.val is not None:
             Xv, yv = self.val
             out = self._outputs(Xv)
-            logs["val_loss"] = self._loss_value(out, yv)
-            out, yv = self._per_step(out, yv)
+            logs["val_loss"] = self._loss_value(out, self.placement.batch(yv))
+            out, yv = self._per_step(self.placement.host(out), self.placement.host(yv))
             for name, fn in self.metrics:
                 logs["val_" + name] = fn(out, yv)
 

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ... import backend
 from .registry import TENSOR_MATH, primitive
 
 
@@ -47,8 +48,11 @@ def unfold(x, kernel, stride, padding, dilation, pad_value=0.0):
     shape = (x.shape[0],) + outs + (x.shape[1],) + tuple(kernel)
     strides = ((s[0],) + tuple(s[2 + i] * stride[i] for i in range(d)) + (s[1],)
                + tuple(s[2 + i] * dilation[i] for i in range(d)))
-    view = np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
-    return np.ascontiguousarray(view)
+    if type(xp) is np.ndarray:
+        view = np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
+        return np.ascontiguousarray(view)
+    device = backend.array_module(xp)       # CuPy: its own strided view, copied out on the GPU
+    return device.ascontiguousarray(device.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides))
 
 
 @unfold.defvjp
@@ -63,7 +67,8 @@ def fold(cols, size, kernel, stride, padding, dilation):
     n, c = cols.shape[0], cols.shape[1 + d]
     outs = cols.shape[1:1 + d]
     padded = tuple(size[i] + 2 * padding[i] for i in range(d))
-    z = np.zeros((n, c) + padded, dtype=cols.dtype)
+    z = np.zeros((n, c) + padded, dtype=cols.dtype) if type(cols) is np.ndarray else \
+        np.zeros_like(cols, shape=(n, c) + padded)          # on the GPU for CuPy patches
     # move channels next to the batch axis once: (N, C, *out, *kernel)
     moved = np.moveaxis(cols, 1 + d, 1)
     for offs in itertools.product(*(range(k) for k in kernel)):
@@ -170,8 +175,13 @@ def max_pool_vjp(m, needs, g, out, x, kernel, stride, padding):
     """The gradient goes to each window's first maximum (as PyTorch), and the windows are folded back."""
     windows = _windows_of(x, kernel, stride, padding)
     first = np.argmax(windows, axis=-1)[..., None]
-    d_windows = np.zeros_like(windows)
-    np.put_along_axis(d_windows, first, np.moveaxis(g, 1, -1)[..., None], axis=-1)
+    picked = np.moveaxis(g, 1, -1)[..., None]
+    if type(windows) is np.ndarray:
+        d_windows = np.zeros_like(windows)
+        np.put_along_axis(d_windows, first, picked, axis=-1)
+    else:                                   # CuPy: the same scatter as a comparison with the window offsets
+        offsets = backend.array_module(windows).arange(windows.shape[-1])
+        d_windows = np.where(offsets == first, picked, 0).astype(windows.dtype, copy=False)
     d_cols = d_windows.reshape(d_windows.shape[:-1] + tuple(kernel))
     return (fold.forward(d_cols, tuple(x.shape[2:]), kernel, stride, padding, (1,) * len(kernel)),)
 

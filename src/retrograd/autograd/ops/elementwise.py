@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ... import backend
 from .registry import ARRAY_MATH, primitive
 
 # --------------------------------------------------------------------- arithmetic
@@ -164,18 +165,20 @@ def tanh_vjp(m, needs, g, out, x):
     return (g * (1 - out * out),)
 
 
+def _clipped_expit(x):
+    """1 / (1 + exp(-x)) on any array module: exp(-x) overflows for x below about -88 (float32) /
+    -709 (float64), so x is clipped there, where the sigmoid is already 0 to the dtype's precision."""
+    lo = -88.0 if x.dtype == np.float32 else -708.0
+    return 1.0 / (1.0 + np.exp(-np.maximum(x, lo)))
+
+
 def _expit():
-    """scipy's expit (one stable ufunc) when SciPy is present, else a clipped NumPy formula."""
+    """scipy's expit (one stable ufunc) when SciPy is present, else the clipped formula."""
     try:
         from scipy.special import expit
         return expit
     except ImportError:
-        def expit(x):
-            # exp(-x) overflows for x below about -88 (float32) / -709 (float64); clip there,
-            # where the sigmoid is already 0 to the dtype's precision.
-            lo = -88.0 if x.dtype == np.float32 else -708.0
-            return 1.0 / (1.0 + np.exp(-np.maximum(x, lo)))
-        return expit
+        return _clipped_expit
 
 
 _EXPIT: list = []
@@ -183,6 +186,8 @@ _EXPIT: list = []
 
 @primitive
 def sigmoid(x):
+    if backend.is_device_array(x):         # CuPy: SciPy's ufunc takes host arrays only
+        return _clipped_expit(x)
     if not _EXPIT:
         _EXPIT.append(_expit())
     return _EXPIT[0](x)
@@ -220,6 +225,9 @@ _ERF: list = []
 
 @primitive
 def erf(x):
+    if backend.is_device_array(x):         # CuPy: its own erf (cupyx.scipy.special)
+        from cupyx.scipy.special import erf as device_erf
+        return device_erf(x)
     if not _ERF:
         _ERF.append(_erf_forward())
     return _ERF[0](x).astype(x.dtype, copy=False)

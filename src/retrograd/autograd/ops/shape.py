@@ -145,6 +145,8 @@ def along_axis_index(idx, axis, ndim):
 
 @primitive
 def take_along_axis(x, idx, axis):
+    if type(x) is not np.ndarray:
+        idx = _on_device_of(x, idx)
     return np.take_along_axis(x, idx, axis=axis)
 
 
